@@ -1,0 +1,33 @@
+// Renders stored records into their API form under a projection: loads what the projection needs,
+// then renders. The REST API and (later) the webhook engine share it, so a payload's entity is
+// exactly what GET returns under the same expand / load-only.
+import type { Catalogue, EntityDef } from '../domain/catalogue.js';
+import { renderRecord, type ProjectionNode, type StoredRecord, type UriFor } from '../domain/projection.js';
+import type { Executor } from '../store/database.js';
+import type { RecordStore } from '../store/record-store.js';
+import { loadRelated } from '../store/related-loader.js';
+
+export class Renderer {
+  constructor(
+    private readonly store: RecordStore,
+    private readonly catalogue: Catalogue,
+    private readonly publicUrl: string,
+  ) {}
+
+  uriFor(spaceId: string): UriFor {
+    const base = `${this.publicUrl.replace(/\/+$/, '')}/api/v100/rest/spaces/${encodeURIComponent(spaceId)}/entities`;
+    return (entityName, id) => `${base}/${this.catalogue.get(entityName).plural}/${id}`;
+  }
+
+  async render(
+    executor: Executor,
+    spaceId: string,
+    entity: EntityDef,
+    records: readonly StoredRecord[],
+    node: ProjectionNode,
+  ): Promise<Record<string, unknown>[]> {
+    const related = await loadRelated(this.store, executor, this.catalogue, spaceId, entity, records, node);
+    const uriFor = this.uriFor(spaceId);
+    return records.map((record) => renderRecord(this.catalogue, entity, record, node, related, uriFor));
+  }
+}

@@ -1,0 +1,89 @@
+// Opens the one database Tidings runs on: embedded SQLite (the default) or PostgreSQL, both through
+// Kysely. Dialect differences are named here, once, as capability flags and small SQL helpers.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter, type Transaction } from 'kysely';
+import pg from 'pg';
+
+export interface SpacesTable {
+  id: string;
+  api_token: string;
+  password_salt: string;
+  password_hash: string;
+  revision: number;
+  created: string;
+}
+
+export interface RecordsTable {
+  space_id: string;
+  id: string;
+  entity: string;
+  /** The whole record as JSON: text on SQLite, jsonb on PostgreSQL. */
+  data: unknown;
+  is_deleted: number;
+}
+
+export interface Schema {
+  spaces: SpacesTable;
+  records: RecordsTable;
+}
+
+export type Executor = Kysely<Schema> | Transaction<Schema>;
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Capabilities {
+  /** `SELECT … FOR UPDATE` exists (PostgreSQL); SQLite has one writer, so it needs none. */
+  readonly rowLocks: boolean;
+  /** JSON is stored as jsonb and comes back parsed. */
+  readonly jsonb: boolean;
+}
+
+export interface Database {
+  readonly db: Kysely<Schema>;
+  readonly dialect: DialectName;
+  readonly capabilities: Capabilities;
+  close(): Promise<void>;
+}
+
+// A generous pool: API requests and (later) delivery workers share it. PostgreSQL's default
+// max_connections is 100, and several processes may share one server.
+const POSTGRES_POOL_SIZE = 10;
+
+export function openDatabase(url: string): Database {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE });
+    // An idle client's error (e.g. the server restarting) must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', capabilities: { rowLocks: true, jsonb: true }, close: () => db.destroy() };
+  }
+  const path = url.replace(/^sqlite:/, '');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SqliteDatabase(path);
+  sqlite.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a process crash loses nothing committed; a power loss may lose the last
+  // transactions but never corrupts the file.
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Schema>({ dialect: new TransactionalDdlSqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', capabilities: { rowLocks: false, jsonb: false }, close: () => db.destroy() };
+}
+
+export const decodeJson = (value: unknown): Record<string, unknown> =>
+  typeof value === 'string' ? JSON.parse(value) : (value as Record<string, unknown>);
+
+// SQLite DDL is transactional; telling Kysely so makes each migration run inside one transaction, so
+// two processes migrating one file at once cannot leave it half migrated (see store/migrate.ts).
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}

@@ -1,0 +1,220 @@
+// The EntityStore port's one implementation: CRM records as JSON documents in `records`, on SQLite or
+// PostgreSQL. Every query is scoped to one space. One operation per method.
+import { sql, type RawBuilder } from 'kysely';
+import type { EntityDef } from '../domain/catalogue.js';
+import type { FilterCondition } from '../domain/filter.js';
+import { encodeCursor, type CursorValue, type PageInfo, type SortKey } from '../domain/pagination.js';
+import type { StoredRecord } from '../domain/projection.js';
+import { decodeJson, type Database, type Executor } from './database.js';
+import { bindValue, fieldExpression } from './json-fields.js';
+import { compileFilter } from './sql-filter.js';
+
+type Sql = RawBuilder<unknown>;
+
+export interface RecordRow {
+  readonly entity: string;
+  readonly data: StoredRecord;
+}
+
+export interface ListQuery {
+  readonly spaceId: string;
+  readonly entity: EntityDef;
+  readonly conditions: readonly FilterCondition[];
+  readonly sortKeys: readonly SortKey[];
+  readonly includeDeleted: boolean;
+  readonly first?: number;
+  readonly last?: number;
+  /** Decoded cursors: the sort-key values, then the id. */
+  readonly after?: readonly CursorValue[];
+  readonly before?: readonly CursorValue[];
+}
+
+export interface ListResult {
+  readonly rows: StoredRecord[];
+  readonly total: number;
+  readonly pageInfo: PageInfo;
+}
+
+const toRecord = (row: { data: unknown }) => decodeJson(row.data) as StoredRecord;
+
+export class RecordStore {
+  constructor(private readonly database: Database) {}
+
+  get db() {
+    return this.database.db;
+  }
+
+  async findById(
+    executor: Executor,
+    spaceId: string,
+    id: string,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<RecordRow | undefined> {
+    let query = executor
+      .selectFrom('records')
+      .select(['entity', 'data'])
+      .where('space_id', '=', spaceId)
+      .where('id', '=', id);
+    if (options.forUpdate && this.database.capabilities.rowLocks) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    return row && { entity: row.entity, data: toRecord(row) };
+  }
+
+  async findManyByIds(executor: Executor, spaceId: string, ids: readonly string[]): Promise<RecordRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await executor
+      .selectFrom('records')
+      .select(['entity', 'data'])
+      .where('space_id', '=', spaceId)
+      .where('id', 'in', [...new Set(ids)])
+      .execute();
+    return rows.map((row) => ({ entity: row.entity, data: toRecord(row) }));
+  }
+
+  /** Live (not deleted) records of `entityName` whose `foreignKey` is one of `parentIds`. */
+  async findChildren(
+    executor: Executor,
+    spaceId: string,
+    entityName: string,
+    foreignKey: string,
+    parentIds: readonly string[],
+  ): Promise<StoredRecord[]> {
+    if (parentIds.length === 0) return [];
+    const key = fieldExpression(this.database.dialect, foreignKey, 'uuid');
+    const rows = await executor
+      .selectFrom('records')
+      .select('data')
+      .where('space_id', '=', spaceId)
+      .where('entity', '=', entityName)
+      .where('is_deleted', '=', 0)
+      .where(sql<boolean>`${key} IN (${sql.join([...new Set(parentIds)])})`)
+      .orderBy(this.idOrder())
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async insert(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {
+    await executor
+      .insertInto('records')
+      .values({
+        space_id: spaceId,
+        id: data.id,
+        entity: entityName,
+        data: JSON.stringify(data),
+        is_deleted: data.is_deleted === true ? 1 : 0,
+      })
+      .execute();
+  }
+
+  /** Replaces a record's document; `entityName` changes on a lead ↔ opportunity conversion. */
+  async replace(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {
+    await executor
+      .updateTable('records')
+      .set({ entity: entityName, data: JSON.stringify(data), is_deleted: data.is_deleted === true ? 1 : 0 })
+      .where('space_id', '=', spaceId)
+      .where('id', '=', data.id)
+      .execute();
+  }
+
+  /** The space's next revision number (reference §4.8: one counter per space, advanced per change). */
+  async nextRevision(executor: Executor, spaceId: string): Promise<number> {
+    const row = await executor
+      .updateTable('spaces')
+      .set((eb) => ({ revision: eb('revision', '+', 1) }))
+      .where('id', '=', spaceId)
+      .returning('revision')
+      .executeTakeFirstOrThrow();
+    return Number(row.revision);
+  }
+
+  async list(executor: Executor, query: ListQuery): Promise<ListResult> {
+    const { dialect } = this.database;
+    const keys = [...query.sortKeys.map((key) => ({ expression: fieldExpression(dialect, key.field, key.type), descending: key.descending })),
+      { expression: this.idExpression(), descending: false }];
+    const base = () => {
+      let builder = executor
+        .selectFrom('records')
+        .where('space_id', '=', query.spaceId)
+        .where('entity', '=', query.entity.name)
+        .where(sql<boolean>`${compileFilter(dialect, query.conditions)}`);
+      if (!query.includeDeleted) builder = builder.where('is_deleted', '=', 0);
+      return builder;
+    };
+
+    const totalRow = await base().select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow();
+    const total = Number(totalRow.total);
+
+    let page = base().select('data');
+    if (query.after) page = page.where(sql<boolean>`${this.keysetPredicate(keys, query.after, 'after')}`);
+    if (query.before) page = page.where(sql<boolean>`${this.keysetPredicate(keys, query.before, 'before')}`);
+    const fromEnd = query.last !== undefined && query.first === undefined;
+    for (const key of keys) {
+      const ascending = key.descending === fromEnd;
+      page = page.orderBy(ascending ? sql`${key.expression} ASC NULLS FIRST` : sql`${key.expression} DESC NULLS LAST`);
+    }
+    const size = fromEnd ? query.last! : (query.first ?? 30);
+    let rows = (await page.limit(size + 1).execute()).map(toRecord);
+    const hasMore = rows.length > size;
+    rows = rows.slice(0, size);
+    let hasPrevious: boolean;
+    let hasNext: boolean;
+    if (fromEnd) {
+      rows.reverse();
+      hasPrevious = hasMore;
+      hasNext = query.before !== undefined;
+    } else {
+      hasNext = hasMore;
+      hasPrevious = query.after !== undefined;
+      if (query.last !== undefined && rows.length > query.last) {
+        rows = rows.slice(rows.length - query.last);
+        hasPrevious = true;
+      }
+    }
+    const cursorOf = (record: StoredRecord) =>
+      encodeCursor([...query.sortKeys.map((key) => (record[key.field] ?? null) as CursorValue), record.id]);
+    return {
+      rows,
+      total,
+      pageInfo: {
+        start_cursor: rows.length > 0 ? cursorOf(rows[0]) : null,
+        end_cursor: rows.length > 0 ? cursorOf(rows[rows.length - 1]) : null,
+        has_previous_page: hasPrevious,
+        has_next_page: hasNext,
+      },
+    };
+  }
+
+  // Ids compare by code point on both databases, like every other text key.
+  private idExpression(): Sql {
+    return this.database.dialect === 'postgres' ? sql.raw('(id COLLATE "C")') : sql.raw('id');
+  }
+
+  private idOrder(): Sql {
+    return sql`${this.idExpression()} ASC`;
+  }
+
+  /**
+   * Rows strictly after (or before) the cursor in the order ASC NULLS FIRST / DESC NULLS LAST:
+   * OR over each key i of (all earlier keys equal AND key i beyond the cursor's value).
+   */
+  private keysetPredicate(
+    keys: readonly { expression: Sql; descending: boolean }[],
+    cursor: readonly CursorValue[],
+    direction: 'after' | 'before',
+  ): Sql {
+    const { dialect } = this.database;
+    const equal = (expression: Sql, value: CursorValue) =>
+      value === null ? sql`${expression} IS NULL` : sql`${expression} = ${bindValue(dialect, value)}`;
+    const beyond = (expression: Sql, value: CursorValue, towardsLarger: boolean) => {
+      if (towardsLarger) return value === null ? sql`${expression} IS NOT NULL` : sql`${expression} > ${bindValue(dialect, value)}`;
+      return value === null ? sql`1 = 0` : sql`(${expression} < ${bindValue(dialect, value)} OR ${expression} IS NULL)`;
+    };
+    const alternatives = keys.map((key, index) => {
+      const towardsLarger = key.descending === (direction === 'before');
+      const parts = keys.slice(0, index).map((earlier, position) => equal(earlier.expression, cursor[position]));
+      parts.push(beyond(key.expression, cursor[index], towardsLarger));
+      return sql`(${sql.join(parts, sql` AND `)})`;
+    });
+    return sql`(${sql.join(alternatives, sql` OR `)})`;
+  }
+}
