@@ -86,7 +86,8 @@ export function validateWrite(
   if (!hasLevel(level, ValidationLevel.systemFieldsOnly)) {
     for (const field of fieldsToCheck) {
       const definition = entity.fields[field];
-      if (definition?.required && isBlank(merged[field])) {
+      const alreadyWrong = errors.some((error) => error.field_name === field);
+      if (definition?.required && isBlank(merged[field]) && !alreadyWrong) {
         errors.push(fieldError(field, ErrorKinds.parameterMissing, `Field '${field}' is required.`));
       }
     }
