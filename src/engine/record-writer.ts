@@ -51,7 +51,7 @@ export class RecordWriter {
     record.revision = await this.store.nextRevision(ctx.trx, ctx.spaceId);
     await this.store.insert(ctx.trx, ctx.spaceId, entity.name, stored);
     ctx.changes.push({ operation: 'create', entity: entity.name, before: null, after: stored });
-    await this.rules.afterWrite(ctx, entity, null, stored, this.rowWriter(ctx));
+    await this.afterWrite(ctx, entity, null, stored, index);
     await this.writeInlineRelations(ctx, entity, stored.id, inline, index);
     return stored;
   }
@@ -68,7 +68,7 @@ export class RecordWriter {
       : new Set(Object.keys(entity.fields));
     await this.checkAndDerive(ctx, entity, before, after as StoredRecord, changed, errors, relationChecks, index);
     const saved = await this.save(ctx, entity.name, before, after as StoredRecord, 'update');
-    await this.rules.afterWrite(ctx, entity, before, saved, this.rowWriter(ctx));
+    await this.afterWrite(ctx, entity, before, saved, index);
     await this.writeInlineRelations(ctx, entity, id, inline, index);
     return saved;
   }
@@ -80,7 +80,7 @@ export class RecordWriter {
       throw new ApiError(ErrorKinds.deleteProtected, `${entity.name} '${id}' is delete-protected and cannot be deleted.`);
     }
     const saved = await this.save(ctx, entity.name, before, { ...before, is_deleted: true, modified: ctx.now }, 'delete');
-    await this.rules.afterWrite(ctx, entity, before, saved, this.rowWriter(ctx));
+    await this.afterWrite(ctx, entity, before, saved, null);
     return saved;
   }
 
@@ -89,7 +89,7 @@ export class RecordWriter {
     if (!row || row.entity !== entity.name) throw notFound(entity.name, id);
     if (row.data.is_deleted !== true) return row.data;
     const saved = await this.save(ctx, entity.name, row.data, { ...row.data, is_deleted: false, modified: ctx.now }, 'restore');
-    await this.rules.afterWrite(ctx, entity, row.data, saved, this.rowWriter(ctx));
+    await this.afterWrite(ctx, entity, row.data, saved, null);
     return saved;
   }
 
@@ -148,6 +148,15 @@ export class RecordWriter {
     await this.store.replace(ctx.trx, ctx.spaceId, entityName, saved);
     ctx.changes.push({ operation, entity: entityName, before, after: saved });
     return saved;
+  }
+
+  private async afterWrite(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, saved: StoredRecord, index: number | null) {
+    try {
+      await this.rules.afterWrite(ctx, entity, before, saved, this.rowWriter(ctx));
+    } catch (error) {
+      if (!(error instanceof RuleViolation)) throw error;
+      throw entityValidationError(entity.name, saved.id, [fieldError(error.field, ErrorKinds.fieldValidation, error.message)], index);
+    }
   }
 
   private rowWriter(ctx: WriteContext): RowWriter {
