@@ -3,7 +3,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 
 export interface SpacesTable {
@@ -67,7 +78,7 @@ export function openDatabase(url: string): Database {
   // transactions but never corrupts the file.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Schema>({ dialect: new TransactionalDdlSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', capabilities: { rowLocks: false, jsonb: false }, close: () => db.destroy() };
 }
 
@@ -82,8 +93,25 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-class TransactionalDdlSqliteDialect extends SqliteDialect {
+// Transactions take the write lock when they begin (BEGIN IMMEDIATE). A deferred transaction that
+// reads and then writes fails at once with SQLITE_BUSY when another process wrote in between; an
+// immediate one waits (busy_timeout) for its turn instead.
+class ImmediateTransactionSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class TidingsSqliteDialect extends SqliteDialect {
+  constructor(private readonly config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+  }
+
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionSqliteDriver(this.config);
   }
 }
