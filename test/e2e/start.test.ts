@@ -57,7 +57,7 @@ describe('tidings serve on a fresh machine', () => {
     const authorization = `Basic ${Buffer.from(`${token}:${password}`).toString('base64')}`;
     const clients = await fetch(`${first.baseUrl}/api/v100/rest/spaces/e2e_space/entities/Clients`, { headers: { authorization } });
     expect(clients.status).toBe(200);
-    const ownerId = (await clients.json()).data[0].id;
+    const ownerId = ((await clients.json()) as any).data[0].id;
     const created = await fetch(`${first.baseUrl}/api/v100/rest/spaces/e2e_space/entities/Accounts`, {
       method: 'POST',
       headers: { authorization, 'content-type': 'application/json' },
@@ -70,7 +70,7 @@ describe('tidings serve on a fresh machine', () => {
     const second = await serve();
     expect(second.output).not.toContain('API password');
     const listed = await fetch(`${second.baseUrl}/api/v100/rest/spaces/e2e_space/entities/Accounts`, { headers: { authorization } });
-    expect((await listed.json()).data.map((row: any) => row.name)).toEqual(['Survives restarts']);
+    expect(((await listed.json()) as any).data.map((row: any) => row.name)).toEqual(['Survives restarts']);
     expect(await stop(second)).toBe(0);
   });
 

@@ -1,5 +1,6 @@
-// Spaces and records. Every CRM entity is a JSON document in `records`; the indexes serve the
-// default order (by id), relation look-ups (foreign keys of to-many relations) and owner filters.
+// Spaces and records. Every CRM entity is a JSON document in `records` (JSONB on both databases); the
+// indexes serve the default order (by id), relation look-ups (foreign keys of to-many relations),
+// owner filters, and the common sort keys `name` and `modified`.
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from '../database.js';
 
@@ -8,6 +9,9 @@ const INDEXED_FIELDS = [
   'owner_id', 'account_id', 'contact_id', 'lead_oppty_id', 'activity_id', 'oppty_id', 'pipeline_id',
   'memo_id', 'message_id', 'project_id', 'quote_id', 'custom_entity_id', 'webhook_id', 'email',
 ];
+
+/** Fields that lists are commonly ordered by. */
+const SORTED_FIELDS = ['name', 'modified'];
 
 export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
   await db.schema
@@ -25,17 +29,23 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .addColumn('space_id', 'text', (column) => column.notNull().references('spaces.id'))
     .addColumn('id', 'text', (column) => column.notNull())
     .addColumn('entity', 'text', (column) => column.notNull())
-    .addColumn('data', dialect === 'postgres' ? 'jsonb' : 'text', (column) => column.notNull())
+    .addColumn('data', dialect === 'postgres' ? 'jsonb' : 'blob', (column) => column.notNull())
     .addColumn('is_deleted', 'integer', (column) => column.notNull().defaultTo(0))
     .addPrimaryKeyConstraint('records_pkey', ['space_id', 'id'])
     .execute();
 
-  // Text ids sort by code point on both databases, like every other text key.
+  // Text ids sort by code point on both databases, like every other text key. Live records of an
+  // entity in id order are one index range, which also answers their count (`total`).
   const idKey = dialect === 'postgres' ? 'id COLLATE "C"' : 'id';
-  await sql`CREATE INDEX records_by_entity ON records (space_id, entity, ${sql.raw(idKey)})`.execute(db);
+  await sql`CREATE INDEX records_by_entity ON records (space_id, entity, is_deleted, ${sql.raw(idKey)})`.execute(db);
+  const fieldKey = (field: string) =>
+    dialect === 'postgres' ? `((data->>'${field}') COLLATE "C")` : `json_extract(data, '$.${field}')`;
   for (const field of INDEXED_FIELDS) {
-    const expression =
-      dialect === 'postgres' ? `((data->>'${field}') COLLATE "C")` : `json_extract(data, '$.${field}')`;
-    await sql`CREATE INDEX ${sql.raw(`records_by_${field}`)} ON records (space_id, entity, ${sql.raw(expression)})`.execute(db);
+    await sql`CREATE INDEX ${sql.raw(`records_by_${field}`)} ON records (space_id, entity, ${sql.raw(fieldKey(field))})`.execute(db);
+  }
+  // Sorted lists: ascending means NULLS FIRST (store/record-store.ts), which PostgreSQL must be told.
+  const nullsFirst = dialect === 'postgres' ? ' NULLS FIRST' : '';
+  for (const field of SORTED_FIELDS) {
+    await sql`CREATE INDEX ${sql.raw(`records_sorted_by_${field}`)} ON records (space_id, entity, is_deleted, ${sql.raw(fieldKey(field) + nullsFirst)}, ${sql.raw(idKey)})`.execute(db);
   }
 }
