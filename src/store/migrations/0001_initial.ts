@@ -41,7 +41,7 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
   const fieldKey = (field: string) =>
     dialect === 'postgres' ? `((data->>'${field}') COLLATE "C")` : `json_extract(data, '$.${field}')`;
   for (const field of INDEXED_FIELDS) {
-    await sql`CREATE INDEX ${sql.raw(`records_by_${field}`)} ON records (space_id, entity, ${sql.raw(fieldKey(field))})`.execute(db);
+    await sql`CREATE INDEX ${sql.raw(`records_by_${field}`)} ON records (space_id, entity, is_deleted, ${sql.raw(fieldKey(field))})`.execute(db);
   }
   // Sorted lists: ascending means NULLS FIRST (store/record-store.ts), which PostgreSQL must be told.
   const nullsFirst = dialect === 'postgres' ? ' NULLS FIRST' : '';
