@@ -1,6 +1,7 @@
 // The configuration: one Zod schema over the environment, parsed once into a frozen Config. Nothing
 // else reads process.env. A bad value stops start-up with a message naming the variable.
 import { z } from 'zod';
+import { spaceIdPattern } from '../domain/validation.js';
 
 const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,50400,72000,86400';
 
@@ -21,7 +22,7 @@ const environmentSchema = z.object({
   TIDINGS_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'TIDINGS_PUBLIC_URL must be an http(s) URL' }).optional(),
   TIDINGS_SPACE: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'TIDINGS_SPACE must be 1-64 letters, digits, _ or -')
+    .regex(spaceIdPattern, 'TIDINGS_SPACE must be 1-64 letters, digits, _ or -')
     .default('demo_space'),
   TIDINGS_API_TOKEN: z.string().min(8, 'TIDINGS_API_TOKEN must be at least 8 characters').regex(/^[^:\s]+$/, 'TIDINGS_API_TOKEN must not contain ":" or spaces').optional(),
   TIDINGS_API_PASSWORD: z.string().min(8, 'TIDINGS_API_PASSWORD must be at least 8 characters').optional(),

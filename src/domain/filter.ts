@@ -7,6 +7,7 @@
 // - text orders by code point (SQLite BINARY, PostgreSQL COLLATE "C").
 import { isScalar, type EntityDef, type FieldType } from './catalogue.js';
 import { parseDate, parseDateTime } from './dates.js';
+import { textProblem } from './validation.js';
 
 export const filterOperators = [
   'eq', 'ieq', 'not-eq', 'not-ieq',
@@ -101,6 +102,8 @@ function convertValue(field: string, type: FieldType, raw: unknown): FilterValue
   const fail = (): never => {
     throw new FilterError(`Value ${JSON.stringify(raw)} of filter[${field}] is not a valid ${type}.`);
   };
+  const problem = typeof raw === 'string' ? textProblem(raw) : null;
+  if (problem) throw new FilterError(`Value of filter[${field}] contains ${problem}.`);
   switch (type) {
     case 'integer':
     case 'float': {

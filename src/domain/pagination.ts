@@ -2,6 +2,7 @@
 // `first` (default 30, max 100), `last`, and cursors that are base64 of a JSON array holding the
 // sort-key values and then the row id. `id` is the final tie-breaker, so every order is total.
 import { isScalar, type EntityDef, type FieldType } from './catalogue.js';
+import { textProblem } from './validation.js';
 
 export const DEFAULT_PAGE_SIZE = 30;
 export const MAX_PAGE_SIZE = 100;
@@ -48,7 +49,8 @@ export function decodeCursor(cursor: string, keys: readonly SortKey[]): CursorVa
     Array.isArray(values) &&
     values.length === keys.length + 1 &&
     typeof values[keys.length] === 'string' &&
-    values.every((value) => value === null || ['string', 'number', 'boolean'].includes(typeof value));
+    values.every((value) => value === null || ['number', 'boolean'].includes(typeof value) ||
+      (typeof value === 'string' && textProblem(value) === null));
   if (!valid) {
     throw new PaginationError(
       `Cursor '${cursor}' does not fit this order-by; pass a cursor from a page listed with the same order-by.`,

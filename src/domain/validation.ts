@@ -18,7 +18,39 @@ const MAX_STRING_LENGTH = 1_000;
 const MAX_TEXT_LENGTH = 100_000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A space id: short, URL-safe (Pipeliner's look like `nv3_PipelinerDev`). */
+export const spaceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && uuidPattern.test(value);
+
+const unstorableText = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * What makes text unstorable, or null: PostgreSQL cannot hold NUL characters, and an unpaired UTF-16
+ * surrogate is not valid Unicode. Both are refused up front on both databases.
+ */
+export function textProblem(text: string): string | null {
+  const match = unstorableText.exec(text);
+  if (!match) return null;
+  return match[0] === '\u0000' ? 'a NUL character' : 'an unpaired UTF-16 surrogate';
+}
+
+/** The first unstorable text anywhere in a JSON value (keys included), or null. */
+export function jsonTextProblem(value: unknown): string | null {
+  if (typeof value === 'string') return textProblem(value);
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = jsonTextProblem(item);
+      if (problem) return problem;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const problem = textProblem(key) ?? jsonTextProblem(item);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
 
 export interface RelationCheck {
   readonly field: string;
@@ -127,12 +159,13 @@ function normaliseValue(field: string, definition: FieldDef, raw: unknown): Norm
     error: fieldError(field, ErrorKinds.fieldValidation, `Field '${field}' must be ${expected}; got ${describe(raw)}.`),
   });
   if (raw === null) return { value: null };
+  const problem = jsonTextProblem(raw);
+  if (problem) return invalid(`text without ${problem}`);
   let value: unknown = raw;
   switch (definition.type) {
     case 'string':
     case 'text': {
       if (typeof raw !== 'string') return invalid('a string');
-      if (raw.includes('\u0000')) return invalid('text without NUL characters');
       const limit = definition.type === 'string' ? MAX_STRING_LENGTH : MAX_TEXT_LENGTH;
       if (raw.length > limit) return invalid(`at most ${limit} characters long`);
       break;
@@ -159,7 +192,7 @@ function normaliseValue(field: string, definition: FieldDef, raw: unknown): Norm
       value = raw.toLowerCase();
       break;
     case 'string[]':
-      if (!Array.isArray(raw) || !raw.every((item) => typeof item === 'string' && !item.includes('\u0000'))) {
+      if (!Array.isArray(raw) || !raw.every((item) => typeof item === 'string')) {
         return invalid('an array of strings');
       }
       break;
@@ -170,7 +203,7 @@ function normaliseValue(field: string, definition: FieldDef, raw: unknown): Norm
       break;
     }
     case 'json':
-      if (typeof raw !== 'object' || Array.isArray(raw) || JSON.stringify(raw).includes('\\u0000')) {
+      if (typeof raw !== 'object' || Array.isArray(raw)) {
         return invalid('a JSON object');
       }
       break;

@@ -6,6 +6,7 @@ import { ApiError, invalidParameter, notFound } from '../domain/errors.js';
 import type { FilterCondition } from '../domain/filter.js';
 import type { CursorValue, PageInfo, SortKey } from '../domain/pagination.js';
 import type { ProjectionNode, StoredRecord } from '../domain/projection.js';
+import { isUuid } from '../domain/validation.js';
 import type { ControlledTransaction } from 'kysely';
 import type { Executor, Schema } from '../store/database.js';
 import type { RecordStore } from '../store/record-store.js';
@@ -67,7 +68,7 @@ export class EntityEngine {
 
   async get(spaceId: string, entity: EntityDef, id: string, projection: ProjectionNode): Promise<Record<string, unknown>> {
     const { store } = this.deps;
-    const row = await store.findById(store.db, spaceId, id);
+    const row = isUuid(id) ? await store.findById(store.db, spaceId, id) : undefined;
     if (!row || row.entity !== entity.name) throw notFound(entity.name, id);
     return this.renderOne(store.db, spaceId, entity, row.data, projection);
   }

@@ -11,7 +11,7 @@ import {
   type FieldError,
 } from '../domain/errors.js';
 import type { StoredRecord } from '../domain/projection.js';
-import { hasLevel, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
+import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
 import type { RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from './ids.js';
@@ -85,7 +85,7 @@ export class RecordWriter {
   }
 
   async restore(ctx: WriteContext, entity: EntityDef, id: string): Promise<StoredRecord> {
-    const row = await this.store.findById(ctx.trx, ctx.spaceId, id, { forUpdate: true });
+    const row = isUuid(id) ? await this.store.findById(ctx.trx, ctx.spaceId, id, { forUpdate: true }) : undefined;
     if (!row || row.entity !== entity.name) throw notFound(entity.name, id);
     if (row.data.is_deleted !== true) return row.data;
     const saved = await this.save(ctx, entity.name, row.data, { ...row.data, is_deleted: false, modified: ctx.now }, 'restore');
@@ -132,6 +132,7 @@ export class RecordWriter {
   }
 
   private async loadLive(ctx: WriteContext, entity: EntityDef, id: string): Promise<StoredRecord> {
+    if (!isUuid(id)) throw notFound(entity.name, id);
     const row = await this.store.findById(ctx.trx, ctx.spaceId, id, { forUpdate: true });
     if (!row || row.entity !== entity.name || row.data.is_deleted === true) throw notFound(entity.name, id);
     return row.data;

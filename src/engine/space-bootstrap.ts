@@ -3,15 +3,13 @@
 // it, in the same transaction, so processes starting together create exactly one set.
 import type { Catalogue } from '../domain/catalogue.js';
 import { nowDateTime } from '../domain/dates.js';
-import { ValidationLevel } from '../domain/validation.js';
+import { spaceIdPattern, ValidationLevel } from '../domain/validation.js';
 import type { Database } from '../store/database.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { SpaceStore } from '../store/space-store.js';
 import { CredentialVerifier, generatePassword, generateToken, hashPassword } from './credentials.js';
 import { RecordWriter } from './record-writer.js';
 import type { WriteContext } from './write-context.js';
-
-export const spaceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface BootstrapDependencies {
   readonly database: Database;

@@ -40,6 +40,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Bodies and query strings are validated by the entity engine, which reports Pipeliner's
     // field_errors; the route schemas only document the API.
     ajv: { customOptions: { strict: false } },
+    // Errors met before routing (a malformed URL, say) get the same envelope as every other error.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   });
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

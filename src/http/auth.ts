@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ErrorKinds } from '../domain/errors.js';
 import { CredentialVerifier } from '../engine/credentials.js';
+import { spaceIdPattern } from '../domain/validation.js';
 import type { Executor } from '../store/database.js';
 import type { SpaceStore } from '../store/space-store.js';
 
@@ -12,7 +13,8 @@ export function basicAuthHook(spaces: SpaceStore, db: Executor) {
   const verifier = new CredentialVerifier();
   return async (request: FastifyRequest<{ Params: { spaceId: string } }>, reply: FastifyReply) => {
     const credentials = parseBasic(request.headers.authorization);
-    const space = credentials ? await spaces.find(db, request.params.spaceId) : undefined;
+    const knownShape = spaceIdPattern.test(request.params.spaceId);
+    const space = credentials && knownShape ? await spaces.find(db, request.params.spaceId) : undefined;
     if (!credentials || !space || !verifier.verify(space, credentials.token, credentials.password)) {
       reply.header('WWW-Authenticate', AUTH_CHALLENGE);
       throw new ApiError(
