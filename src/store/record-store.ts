@@ -149,9 +149,6 @@ export class RecordStore {
       return builder;
     };
 
-    const totalRow = await base().select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow();
-    const total = Number(totalRow.total);
-
     let page = base().select(this.dataColumn());
     if (query.after) page = page.where(sql<boolean>`${this.keysetPredicate(keys, query.after, 'after')}`);
     if (query.before) page = page.where(sql<boolean>`${this.keysetPredicate(keys, query.before, 'before')}`);
@@ -163,7 +160,13 @@ export class RecordStore {
       page = page.orderBy(ascending ? sql`${key.expression} ASC${nulls}` : sql`${key.expression} DESC${nulls}`);
     }
     const size = fromEnd ? query.last! : (query.first ?? 30);
-    let rows = (await page.limit(size + 1).execute()).map(toRecord);
+    // The count and the page are independent; on PostgreSQL they run on two connections at once.
+    const [totalRow, pageRows] = await Promise.all([
+      base().select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+      page.limit(size + 1).execute(),
+    ]);
+    const total = Number(totalRow.total);
+    let rows = pageRows.map(toRecord);
     const hasMore = rows.length > size;
     rows = rows.slice(0, size);
     let hasPrevious: boolean;
