@@ -124,7 +124,7 @@ export function renderRecord(
   for (const key of renderedKeys(entity)) {
     if (!includes(node, key)) continue;
     const relation = describeRelation(entity, key);
-    if (!relation || (relation.kind === 'toOne' && key in entity.fields)) {
+    if (!relation) {
       output[key] = record[key] ?? null;
       continue;
     }

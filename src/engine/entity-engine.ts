@@ -3,27 +3,17 @@
 import type { Catalogue, EntityDef } from '../domain/catalogue.js';
 import { nowDateTime } from '../domain/dates.js';
 import { ApiError, invalidParameter, notFound } from '../domain/errors.js';
-import type { FilterCondition } from '../domain/filter.js';
-import type { CursorValue, PageInfo, SortKey } from '../domain/pagination.js';
+import type { PageInfo } from '../domain/pagination.js';
 import type { ProjectionNode, StoredRecord } from '../domain/projection.js';
 import { isUuid } from '../domain/validation.js';
 import type { ControlledTransaction } from 'kysely';
 import type { Executor, Schema } from '../store/database.js';
-import type { RecordStore } from '../store/record-store.js';
+import type { ListQuery, RecordStore } from '../store/record-store.js';
 import { RecordWriter } from './record-writer.js';
 import type { Renderer } from './renderer.js';
 import type { RecordChange, WriteContext } from './write-context.js';
 
-export interface ListRequest {
-  readonly conditions: readonly FilterCondition[];
-  readonly sortKeys: readonly SortKey[];
-  readonly includeDeleted: boolean;
-  readonly first?: number;
-  readonly last?: number;
-  readonly after?: readonly CursorValue[];
-  readonly before?: readonly CursorValue[];
-  readonly projection: ProjectionNode;
-}
+export type ListRequest = Omit<ListQuery, 'spaceId' | 'entity'> & { readonly projection: ProjectionNode };
 
 export interface ListResponse {
   readonly data: Record<string, unknown>[];
@@ -201,15 +191,9 @@ export class EntityEngine {
   // thirty days from now, and zero, unless the request says otherwise.
   private async qualificationDefaults(ctx: WriteContext): Promise<Record<string, unknown>> {
     const { store, catalogue } = this.deps;
-    const pipelines = await store.list(ctx.trx, {
-      spaceId: ctx.spaceId,
-      entity: catalogue.get('Pipeline'),
-      conditions: [{ field: 'is_default', type: 'boolean', operator: 'eq', values: [true] }],
-      sortKeys: [],
-      includeDeleted: false,
-      first: 1,
-    });
-    const pipeline = pipelines.rows[0];
+    const [pipeline] = await store.findWhere(ctx.trx, ctx.spaceId, catalogue.get('Pipeline'), [
+      { field: 'is_default', type: 'boolean', operator: 'eq', values: [true] },
+    ], 1);
     const steps = pipeline ? await store.findChildren(ctx.trx, ctx.spaceId, 'Step', 'pipeline_id', [pipeline.id]) : [];
     const firstStep = [...steps].sort((a, b) => Number(a.sort_order) - Number(b.sort_order))[0];
     const closing = new Date(Date.parse(ctx.now.slice(0, 10)) + 30 * 86_400_000).toISOString().slice(0, 10);

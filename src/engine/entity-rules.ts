@@ -60,14 +60,9 @@ export class EntityRules {
     if (!emailPattern.test(email)) {
       return [fieldError('email', ErrorKinds.fieldValidation, `Field 'email' must be an e-mail address; got '${email}'.`)];
     }
-    const { rows } = await this.store.list(ctx.trx, {
-      spaceId: ctx.spaceId,
-      entity: this.catalogue.get('Client'),
-      conditions: [{ field: 'email', type: 'string', operator: 'ieq', values: [email] }],
-      sortKeys: [],
-      includeDeleted: false,
-      first: 2,
-    });
+    const rows = await this.store.findWhere(ctx.trx, ctx.spaceId, this.catalogue.get('Client'), [
+      { field: 'email', type: 'string', operator: 'ieq', values: [email] },
+    ], 2);
     return rows.some((row) => row.id !== record.id)
       ? [fieldError('email', ErrorKinds.fieldValidation, `A client with e-mail '${email}' already exists in this space.`)]
       : [];
@@ -81,15 +76,8 @@ export class EntityRules {
       errors.push(...validateWebhookEvents('events', events));
     }
     if (changed.has('options') && record.options !== null) {
-      const types = await this.store.list(ctx.trx, {
-        spaceId: ctx.spaceId,
-        entity: this.catalogue.get('CustomEntityType'),
-        conditions: [],
-        sortKeys: [],
-        includeDeleted: false,
-        first: 100,
-      });
-      const apiNames = new Set(types.rows.map((type) => String(type.entity_api_name)));
+      const types = await this.store.findWhere(ctx.trx, ctx.spaceId, this.catalogue.get('CustomEntityType'), [], 1000);
+      const apiNames = new Set(types.map((type) => String(type.entity_api_name)));
       errors.push(...validateWebhookOptions(this.catalogue, record.options, apiNames));
     }
     return errors;

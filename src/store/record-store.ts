@@ -93,6 +93,27 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
+  /** Up to `limit` live records of an entity matching `conditions`, in id order. */
+  async findWhere(
+    executor: Executor,
+    spaceId: string,
+    entity: EntityDef,
+    conditions: readonly FilterCondition[],
+    limit: number,
+  ): Promise<StoredRecord[]> {
+    const rows = await executor
+      .selectFrom('records')
+      .select(this.dataColumn())
+      .where('space_id', '=', spaceId)
+      .where('entity', '=', entity.name)
+      .where('is_deleted', '=', 0)
+      .where(sql<boolean>`${compileFilter(this.database.dialect, conditions)}`)
+      .orderBy(this.idOrder())
+      .limit(limit)
+      .execute();
+    return rows.map(toRecord);
+  }
+
   async insert(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {
     await this.insertMany(executor, spaceId, entityName, [data]);
   }

@@ -21,11 +21,11 @@ describe.each(databaseKinds)('migrations and space bootstrap (%s)', (kind) => {
     testDatabase = undefined;
   });
 
-  const open = async (count: number) => {
+  const open = async () => {
     testDatabase ??= await createTestDatabase(kind);
-    const handles = Array.from({ length: count }, () => openDatabase(testDatabase!.url));
-    opened.push(...handles);
-    return handles;
+    const database = openDatabase(testDatabase.url);
+    opened.push(database);
+    return database;
   };
   const depsFor = (database: Database) => ({ database, records: new RecordStore(database), spaces: new SpaceStore(), catalogue });
   const countOf = async (database: Database, entity: string) =>
@@ -40,7 +40,7 @@ describe.each(databaseKinds)('migrations and space bootstrap (%s)', (kind) => {
     expect(created[0].stdout).toMatch(/password: \S+/);
     for (const result of results.filter((result) => result.code !== 0)) expect(result.stderr).toContain('already exists');
 
-    const [database] = await open(1);
+    const database = await open();
     expect(await countOf(database, 'Step')).toBe(5);
     for (const entity of ['Client', 'SalesUnit', 'Pipeline', 'Currency', 'AccountType', 'ContactType', 'OpportunityType', 'LeadType', 'TaskType', 'AppointmentType']) {
       expect(await countOf(database, entity), entity).toBe(1);
@@ -48,7 +48,7 @@ describe.each(databaseKinds)('migrations and space bootstrap (%s)', (kind) => {
   });
 
   it('is idempotent across restarts, shows a generated password once, and applies changed credentials', async () => {
-    const [database] = await open(1);
+    const database = await open();
     await migrateToLatest(database);
     const first = await bootstrapSpace(depsFor(database), 'space_a');
     expect(first.created).toBe(true);
@@ -69,7 +69,7 @@ describe.each(databaseKinds)('migrations and space bootstrap (%s)', (kind) => {
   });
 
   it('rejects a malformed space id', async () => {
-    const [database] = await open(1);
+    const database = await open();
     await migrateToLatest(database);
     await expect(bootstrapSpace(depsFor(database), 'bad space!')).rejects.toThrow(/space id/);
   });
