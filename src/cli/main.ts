@@ -25,10 +25,10 @@ function readConfig(): Config {
   }
 }
 
-async function serve() {
+async function serve(options: { workers: boolean }) {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
-  const tidings = await openTidings(config, logger);
+  const tidings = await openTidings(config, { logger, workers: options.workers });
   const { bootstrap } = tidings;
   if (bootstrap.generatedPassword) {
     // Shown once, on the terminal only: the password is stored as a hash and never logged.
@@ -84,7 +84,10 @@ async function createSpace(spaceId: string) {
 }
 
 const program = new Command('tidings').version(version).description('Tidings: a Pipeliner-compatible CRM API with real-time webhooks');
-program.command('serve').description('serve the API (configured by TIDINGS_* environment variables)').action(serve);
+program
+  .command('serve')
+  .description('serve the API and deliver webhooks (configured by TIDINGS_* environment variables)')
+  .action(() => serve({ workers: true }));
 program.command('migrate').description('bring the database schema up to date and exit').action(migrate);
 program
   .command('create-space')

@@ -1,7 +1,6 @@
 // The generic entity engine: every entity's list, get, create, update, delete, batch operations and the
 // lead ↔ opportunity conversions, each write in one transaction. The HTTP routes are thin over this.
 import type { Catalogue, EntityDef } from '../domain/catalogue.js';
-import { nowDateTime } from '../domain/dates.js';
 import { ApiError, invalidParameter, notFound } from '../domain/errors.js';
 import type { PageInfo } from '../domain/pagination.js';
 import type { ProjectionNode, StoredRecord } from '../domain/projection.js';
@@ -11,7 +10,8 @@ import type { Executor, Schema } from '../store/database.js';
 import type { ListQuery, RecordStore } from '../store/record-store.js';
 import { RecordWriter } from './record-writer.js';
 import type { Renderer } from './renderer.js';
-import type { RecordChange, WriteContext } from './write-context.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
+import { newWriteContext, type WriteContext } from './write-context.js';
 
 export type ListRequest = Omit<ListQuery, 'spaceId' | 'entity'> & { readonly projection: ProjectionNode };
 
@@ -23,6 +23,8 @@ export interface ListResponse {
 
 export interface WriteRequest {
   readonly validationLevel: number;
+  /** `Webhook-Skip-Key` values sent with the write. */
+  readonly skipKeys?: readonly string[];
 }
 
 export interface BatchRequest extends WriteRequest {
@@ -38,8 +40,10 @@ export interface EngineDependencies {
   readonly catalogue: Catalogue;
   readonly renderer: Renderer;
   readonly clock?: () => Date;
-  /** Called with every committed write's changes (the webhook engine hooks in here). */
-  readonly onCommitted?: (spaceId: string, changes: readonly RecordChange[]) => void;
+  /** Stores a write's webhook deliveries inside its transaction. */
+  readonly outbox?: WebhookOutbox;
+  /** Called after a commit that enqueued deliveries: wakes the delivery workers. */
+  readonly onDeliveriesEnqueued?: () => void;
 }
 
 export class EntityEngine {
@@ -64,21 +68,21 @@ export class EntityEngine {
   }
 
   async create(spaceId: string, entity: EntityDef, input: unknown, request: WriteRequest, projection: ProjectionNode) {
-    return this.write(spaceId, request.validationLevel, async (ctx) => {
+    return this.write(spaceId, request, async (ctx) => {
       const record = await this.writer.create(ctx, entity, input, null);
       return this.renderOne(ctx.trx, spaceId, entity, record, projection);
     });
   }
 
   async update(spaceId: string, entity: EntityDef, id: string, input: unknown, request: WriteRequest, projection: ProjectionNode) {
-    return this.write(spaceId, request.validationLevel, async (ctx) => {
+    return this.write(spaceId, request, async (ctx) => {
       const record = await this.writer.update(ctx, entity, id, input, null);
       return this.renderOne(ctx.trx, spaceId, entity, record, projection);
     });
   }
 
   async delete(spaceId: string, entity: EntityDef, id: string, request: WriteRequest): Promise<string> {
-    return this.write(spaceId, request.validationLevel, async (ctx) => (await this.writer.remove(ctx, entity, id)).id);
+    return this.write(spaceId, request, async (ctx) => (await this.writer.remove(ctx, entity, id)).id);
   }
 
   /** Items with an `id` update that record, items without one create a record. */
@@ -107,7 +111,7 @@ export class EntityEngine {
   async qualify(spaceId: string, leadId: string, input: unknown, request: WriteRequest, projection: ProjectionNode) {
     const { catalogue } = this.deps;
     const opportunity = catalogue.get('Opportunity');
-    return this.write(spaceId, request.validationLevel, async (ctx) => {
+    return this.write(spaceId, request, async (ctx) => {
       const fields = { ...(await this.qualificationDefaults(ctx)), ...optionalObject(input) };
       const record = await this.writer.convert(ctx, catalogue.get('Lead'), opportunity, leadId, fields, 'qualify');
       return this.renderOne(ctx.trx, spaceId, opportunity, record, projection);
@@ -118,7 +122,7 @@ export class EntityEngine {
   async backToLead(spaceId: string, opportunityId: string, input: unknown, request: WriteRequest, projection: ProjectionNode) {
     const { catalogue } = this.deps;
     const lead = catalogue.get('Lead');
-    return this.write(spaceId, request.validationLevel, async (ctx) => {
+    return this.write(spaceId, request, async (ctx) => {
       const fields = { step_id: null, ...optionalObject(input) };
       const record = await this.writer.convert(ctx, catalogue.get('Opportunity'), lead, opportunityId, fields, 'back-to-lead');
       return this.renderOne(ctx.trx, spaceId, lead, record, projection);
@@ -126,23 +130,26 @@ export class EntityEngine {
   }
 
   /** Runs `work` in one transaction and reports the committed changes. */
+  /** Runs `work` in one transaction, with the webhook deliveries it causes stored before the commit. */
   private async write<T>(
     spaceId: string,
-    level: number,
+    request: WriteRequest,
     work: (ctx: WriteContext, trx: ControlledTransaction<Schema>) => Promise<T>,
   ): Promise<T> {
-    const { store, clock, onCommitted } = this.deps;
+    const { store, clock, outbox, onDeliveriesEnqueued } = this.deps;
     const trx = await store.db.startTransaction().execute();
-    const ctx: WriteContext = { trx, spaceId, level, now: nowDateTime(clock), changes: [] };
+    const ctx = newWriteContext(trx, spaceId, request.validationLevel, clock);
     let result: T;
+    let enqueued = 0;
     try {
       result = await work(ctx, trx);
+      if (outbox) enqueued = await outbox.record(ctx, { skipKeys: request.skipKeys ?? [] });
       await trx.commit().execute();
     } catch (error) {
       await trx.rollback().execute();
       throw error;
     }
-    onCommitted?.(spaceId, ctx.changes);
+    if (enqueued > 0) onDeliveriesEnqueued?.();
     return result;
   }
 
@@ -152,7 +159,7 @@ export class EntityEngine {
     request: BatchRequest,
     writeOne: (ctx: WriteContext, item: unknown, index: number) => Promise<StoredRecord>,
   ): Promise<BatchResult[]> {
-    return this.write(spaceId, request.validationLevel, async (ctx, trx) => {
+    return this.write(spaceId, request, async (ctx, trx) => {
       const results: BatchResult[] = [];
       for (const [index, item] of items.entries()) {
         if (request.rollbackMethod === 0) {

@@ -9,7 +9,7 @@ import type { RecordStore } from '../store/record-store.js';
 import type { SpaceStore } from '../store/space-store.js';
 import { CredentialVerifier, generatePassword, generateToken, hashPassword } from './credentials.js';
 import { RecordWriter } from './record-writer.js';
-import type { WriteContext } from './write-context.js';
+import { newWriteContext, type WriteContext } from './write-context.js';
 
 export interface BootstrapDependencies {
   readonly database: Database;
@@ -59,7 +59,7 @@ export async function bootstrapSpace(
       revision: 0,
       created: nowDateTime(),
     });
-    if (created) await seedReferenceData(deps, { trx, spaceId, level: ValidationLevel.overrideReadOnly, now: nowDateTime(), changes: [] });
+    if (created) await seedReferenceData(deps, newWriteContext(trx, spaceId, ValidationLevel.overrideReadOnly));
     await trx.commit().execute();
     return { created, token, generatedPassword: created && !credentials.password ? password : undefined };
   } catch (error) {

@@ -1,22 +1,22 @@
 // What every write inside one transaction shares: the transaction, the space, the validation level,
 // one clock reading, and the record changes made so far (the diff the webhook engine derives from).
-import type { StoredRecord } from '../domain/projection.js';
+import { formatDateTime } from '../domain/dates.js';
+import type { RecordChange } from '../domain/event-derivation.js';
 import type { Executor } from '../store/database.js';
 
-export type WriteOperation = 'create' | 'update' | 'delete' | 'restore' | 'qualify' | 'back-to-lead';
-
-export interface RecordChange {
-  readonly operation: WriteOperation;
-  readonly entity: string;
-  /** The state before the write; null for a create. */
-  readonly before: StoredRecord | null;
-  readonly after: StoredRecord;
-}
+export type { RecordChange, WriteOperation } from '../domain/event-derivation.js';
 
 export interface WriteContext {
   readonly trx: Executor;
   readonly spaceId: string;
   readonly level: number;
+  /** The write's one clock reading, in Pipeliner's date-time form and in epoch milliseconds. */
   readonly now: string;
+  readonly nowMs: number;
   readonly changes: RecordChange[];
+}
+
+export function newWriteContext(trx: Executor, spaceId: string, level: number, clock: () => Date = () => new Date()): WriteContext {
+  const date = clock();
+  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [] };
 }

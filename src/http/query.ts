@@ -104,16 +104,25 @@ function parseValidationLevel(query: RawQuery): number {
   return level;
 }
 
-export function parseWriteQuery(query: RawQuery): WriteRequest {
-  rejectUnknown(query, WRITE_PARAMETERS);
-  return { validationLevel: parseValidationLevel(query) };
+export type RawHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/** `Webhook-Skip-Key`: one key, a comma-separated list, or the header repeated (reference §3.7). */
+function parseSkipKeys(headers: RawHeaders): string[] {
+  const raw = headers['webhook-skip-key'];
+  const values = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return values.flatMap((value) => value.split(',')).map((key) => key.trim()).filter((key) => key !== '');
 }
 
-export function parseBatchQuery(query: RawQuery): BatchRequest {
+export function parseWriteQuery(query: RawQuery, headers: RawHeaders): WriteRequest {
+  rejectUnknown(query, WRITE_PARAMETERS);
+  return { validationLevel: parseValidationLevel(query), skipKeys: parseSkipKeys(headers) };
+}
+
+export function parseBatchQuery(query: RawQuery, headers: RawHeaders): BatchRequest {
   rejectUnknown(query, BATCH_PARAMETERS);
   const raw = single(query, 'rollback-method') ?? '0';
   if (raw !== '0' && raw !== '1') {
     throw invalidParameter(`'rollback-method' must be 0 (all or nothing) or 1 (skip invalid items); got '${raw}'.`);
   }
-  return { validationLevel: parseValidationLevel(query), rollbackMethod: raw === '1' ? 1 : 0 };
+  return { validationLevel: parseValidationLevel(query), rollbackMethod: raw === '1' ? 1 : 0, skipKeys: parseSkipKeys(headers) };
 }

@@ -35,9 +35,38 @@ export interface RecordsTable {
   is_deleted: number;
 }
 
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveriesTable {
+  id: string;
+  space_id: string;
+  webhook_id: string;
+  /** Groups the chunks of one write operation for one webhook. */
+  operation_id: string;
+  chunk_index: number;
+  /** The distinct event names of the items, as a JSON array. */
+  events: string;
+  item_count: number;
+  /** The exact bytes every attempt sends. */
+  body: string;
+  status: DeliveryStatus;
+  /** Epoch milliseconds. */
+  due_at: number;
+  attempts: number;
+  last_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  /** A lease: the worker holding the row, until when. */
+  locked_by: string | null;
+  locked_until: number | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
 export interface Schema {
   spaces: SpacesTable;
   records: RecordsTable;
+  deliveries: DeliveriesTable;
 }
 
 export type Executor = Kysely<Schema> | Transaction<Schema>;
@@ -57,6 +86,9 @@ export interface Database {
   readonly capabilities: Capabilities;
   close(): Promise<void>;
 }
+
+// bigint columns hold epoch milliseconds and counters, all well inside a double's exact range.
+pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
 // A generous pool: API requests and (later) delivery workers share it. PostgreSQL's default
 // max_connections is 100, and several processes may share one server.

@@ -4,6 +4,7 @@
 import { Migrator, type Migration } from 'kysely';
 import type { Database } from './database.js';
 import * as initial from './migrations/0001_initial.js';
+import * as deliveries from './migrations/0002_deliveries.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -11,6 +12,7 @@ const RETRY_DELAY_MS = 100;
 function migrationsFor(database: Database): Record<string, Migration> {
   return {
     '0001_initial': { up: (db) => initial.up(db, database.dialect) },
+    '0002_deliveries': { up: (db) => deliveries.up(db, database.dialect) },
   };
 }
 

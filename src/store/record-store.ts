@@ -93,25 +93,24 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
-  /** Up to `limit` live records of an entity matching `conditions`, in id order. */
+  /** Live records of an entity matching `conditions` (at most `limit`), in id order. */
   async findWhere(
     executor: Executor,
     spaceId: string,
     entity: EntityDef,
     conditions: readonly FilterCondition[],
-    limit: number,
+    limit?: number,
   ): Promise<StoredRecord[]> {
-    const rows = await executor
+    let query = executor
       .selectFrom('records')
       .select(this.dataColumn())
       .where('space_id', '=', spaceId)
       .where('entity', '=', entity.name)
       .where('is_deleted', '=', 0)
       .where(sql<boolean>`${compileFilter(this.database.dialect, conditions)}`)
-      .orderBy(this.idOrder())
-      .limit(limit)
-      .execute();
-    return rows.map(toRecord);
+      .orderBy(this.idOrder());
+    if (limit !== undefined) query = query.limit(limit);
+    return (await query.execute()).map(toRecord);
   }
 
   async insert(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {

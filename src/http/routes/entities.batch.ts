@@ -45,7 +45,7 @@ export const batchEntities: EntityRoute = (app, { engine }, entity) => {
         },
       },
       handler: async (request) =>
-        single(await operation.run(engine, request.params.spaceId, entity, request.body, parseBatchQuery(request.query))),
+        single(await operation.run(engine, request.params.spaceId, entity, request.body, parseBatchQuery(request.query, request.headers))),
     });
   }
 };

@@ -18,7 +18,7 @@ export const createEntity: EntityRoute = (app, { engine, catalogue }, entity) =>
       },
     },
     handler: async (request, reply) => {
-      const writeRequest = parseWriteQuery(request.query);
+      const writeRequest = parseWriteQuery(request.query, request.headers);
       const projection = parseProjectionQuery(catalogue, entity, request.query);
       const created = await engine.create(request.params.spaceId, entity, request.body, writeRequest, projection);
       return reply.code(201).send(single(created));

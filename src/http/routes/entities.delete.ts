@@ -17,7 +17,7 @@ export const deleteEntity: EntityRoute = (app, { engine }, entity) => {
       },
     },
     handler: async (request) => {
-      const writeRequest = parseWriteQuery(request.query);
+      const writeRequest = parseWriteQuery(request.query, request.headers);
       return single(await engine.delete(request.params.spaceId, entity, request.params.id, writeRequest));
     },
   });

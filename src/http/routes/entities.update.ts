@@ -19,7 +19,7 @@ export const updateEntity: EntityRoute = (app, { engine, catalogue }, entity) =>
       },
     },
     handler: async (request) => {
-      const writeRequest = parseWriteQuery(request.query);
+      const writeRequest = parseWriteQuery(request.query, request.headers);
       const projection = parseProjectionQuery(catalogue, entity, request.query);
       const { spaceId, id } = request.params;
       return single(await engine.update(spaceId, entity, id, request.body, writeRequest, projection));

@@ -21,7 +21,7 @@ export function conversionRoutes(app: FastifyInstance, { engine, catalogue }: Ro
       response: { 200: envelopeOf({ $ref: 'Opportunity#' }, 'The opportunity'), ...errorResponses },
     },
     handler: async (request) => {
-      const writeRequest = parseWriteQuery(request.query);
+      const writeRequest = parseWriteQuery(request.query, request.headers);
       const projection = parseProjectionQuery(catalogue, opportunity, request.query);
       return single(await engine.qualify(request.params.spaceId, request.params.id, request.body, writeRequest, projection));
     },
@@ -36,7 +36,7 @@ export function conversionRoutes(app: FastifyInstance, { engine, catalogue }: Ro
       response: { 200: envelopeOf({ $ref: 'Lead#' }, 'The lead'), ...errorResponses },
     },
     handler: async (request) => {
-      const writeRequest = parseWriteQuery(request.query);
+      const writeRequest = parseWriteQuery(request.query, request.headers);
       const projection = parseProjectionQuery(catalogue, lead, request.query);
       return single(await engine.backToLead(request.params.spaceId, request.params.id, request.body, writeRequest, projection));
     },

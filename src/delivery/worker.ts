@@ -1,0 +1,169 @@
+// The delivery worker: claim due deliveries → sign and send each → record the attempt → done, or
+// rescheduled on the retry schedule, or given up. It sleeps until the next delivery is due, and is
+// woken at once when a write enqueues new ones, so an idle system sends within milliseconds of the
+// commit. Nothing here throws into the loop: a failed iteration is logged and retried.
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { retryDelayMs } from '../domain/retry-schedule.js';
+import { signatureHeader } from '../domain/signatures.js';
+import type { WebhookDefinition } from '../domain/webhook-matching.js';
+import type { ClaimedDelivery, DeliveryQueue } from '../store/delivery-queue.js';
+import type { RecordStore } from '../store/record-store.js';
+import type { HttpSender } from './sender.js';
+
+export interface WorkerSettings {
+  readonly retryScheduleSeconds: readonly number[];
+  readonly deliveryTimeoutMs: number;
+  readonly userAgent: string;
+  /** Deliveries claimed at once; they are sent concurrently. */
+  readonly batchSize?: number;
+  /** The longest sleep without a wake-up: a backstop against a missed one. */
+  readonly pollIntervalMs?: number;
+}
+
+export interface WorkerDependencies {
+  readonly queue: DeliveryQueue;
+  readonly records: RecordStore;
+  readonly sender: HttpSender;
+  readonly logger?: FastifyBaseLogger;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+const DEFAULT_BATCH_SIZE = 32;
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const ERROR_BACKOFF_MS = 1_000;
+
+export class DeliveryWorker {
+  readonly id = `worker-${randomBytes(6).toString('hex')}`;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private wakeRequested = false;
+
+  constructor(
+    private readonly deps: WorkerDependencies,
+    private readonly settings: WorkerSettings,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops claiming and waits for the attempts in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = null;
+  }
+
+  /** New deliveries are waiting: stop sleeping. */
+  wake(): void {
+    this.wakeRequested = true;
+    this.wakeUp?.();
+  }
+
+  private now = () => (this.deps.clock ?? Date.now)();
+
+  private async run(): Promise<void> {
+    const batchSize = this.settings.batchSize ?? DEFAULT_BATCH_SIZE;
+    // Long enough that an attempt always ends before its lease: another worker never takes a row
+    // that is still being sent.
+    const leaseMs = 2 * this.settings.deliveryTimeoutMs + 5_000;
+    while (this.running) {
+      try {
+        this.wakeRequested = false;
+        const claimed = await this.deps.queue.claimDue(this.id, this.now(), batchSize, leaseMs);
+        if (claimed.length > 0) {
+          await this.deliverAll(claimed);
+          continue;
+        }
+        await this.sleepUntilDue();
+      } catch (error) {
+        this.deps.logger?.error({ err: error }, 'delivery worker iteration failed; retrying');
+        await this.sleep(ERROR_BACKOFF_MS);
+      }
+    }
+  }
+
+  private async sleepUntilDue(): Promise<void> {
+    const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const next = await this.deps.queue.nextDueAt();
+    const wait = next === null ? poll : Math.min(poll, Math.max(0, next - this.now()));
+    if (wait > 0) await this.sleep(wait);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wakeRequested || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+
+  private async deliverAll(claimed: readonly ClaimedDelivery[]): Promise<void> {
+    const webhooks = await this.loadWebhooks(claimed);
+    await Promise.all(claimed.map((delivery) => this.deliver(delivery, webhooks.get(delivery.webhook_id))));
+  }
+
+  private async loadWebhooks(claimed: readonly ClaimedDelivery[]): Promise<Map<string, WebhookDefinition>> {
+    const bySpace = new Map<string, Set<string>>();
+    for (const delivery of claimed) {
+      bySpace.set(delivery.space_id, (bySpace.get(delivery.space_id) ?? new Set()).add(delivery.webhook_id));
+    }
+    const webhooks = new Map<string, WebhookDefinition>();
+    for (const [spaceId, ids] of bySpace) {
+      for (const row of await this.deps.records.findManyByIds(this.deps.records.db, spaceId, [...ids])) {
+        if (row.entity === 'Webhook') webhooks.set(row.data.id, row.data as WebhookDefinition);
+      }
+    }
+    return webhooks;
+  }
+
+  private async deliver(delivery: ClaimedDelivery, webhook: WebhookDefinition | undefined): Promise<void> {
+    const { queue, sender, logger } = this.deps;
+    const attemptedAt = this.now();
+    if (!webhook || webhook.is_deleted) {
+      await queue.markFailed(delivery.id, this.id, { attemptedAt, status: null, error: 'the webhook was deleted' });
+      return;
+    }
+    const timestamp = Math.floor(attemptedAt / 1000);
+    const format = webhook.options?.signature_format ?? 'pipeliner';
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': this.settings.userAgent,
+      'webhook-id': delivery.id,
+      'webhook-timestamp': String(timestamp),
+      ...signatureHeader(format, webhook.signature ? [webhook.signature] : [], delivery.id, timestamp, delivery.body),
+    };
+    const result = await sender.send({ url: webhook.url, headers, body: delivery.body, insecureSsl: webhook.insecure_ssl });
+    const outcome = {
+      attemptedAt,
+      status: result.status,
+      error: result.error ?? (result.status !== null && !isSuccess(result.status) ? `HTTP ${result.status}` : null),
+    };
+    if (result.status !== null && isSuccess(result.status)) {
+      await queue.markDelivered(delivery.id, this.id, outcome);
+      return;
+    }
+    const delay = retryDelayMs(this.settings.retryScheduleSeconds, delivery.attempts + 1, this.deps.random);
+    if (delay === null) {
+      logger?.warn({ delivery: delivery.id, webhook: webhook.id, attempts: delivery.attempts + 1, error: outcome.error }, 'delivery given up');
+      await queue.markFailed(delivery.id, this.id, outcome);
+    } else {
+      await queue.reschedule(delivery.id, this.id, outcome, attemptedAt + delay);
+    }
+  }
+}
+
+const isSuccess = (status: number) => status >= 200 && status < 300;

@@ -1,0 +1,158 @@
+// The transactional outbox: inside the write's own transaction, derive the events of its changes,
+// match them against the space's webhooks, shape each notification, chunk them per webhook and store
+// the deliveries. A write that rolls back leaves no delivery; one that commits cannot lose one.
+import type { Catalogue } from '../domain/catalogue.js';
+import { DOCUMENT_LINK_FIELDS, deriveEvents, type EventOccurrence, type RecordRef } from '../domain/event-derivation.js';
+import { chunkItems, describeChanges, embeddedWebhook, type NotificationItem } from '../domain/notification.js';
+import { parseProjection, type StoredRecord } from '../domain/projection.js';
+import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefinition } from '../domain/webhook-matching.js';
+import type { DeliveryQueue, NewDelivery } from '../store/delivery-queue.js';
+import type { RecordStore } from '../store/record-store.js';
+import { newId } from './ids.js';
+import type { Renderer } from './renderer.js';
+import type { WriteContext } from './write-context.js';
+
+/** Where a write came from, as far as webhooks care. */
+export interface WriteOrigin {
+  /** `Webhook-Skip-Key` values: webhooks listing one of them are not notified. */
+  readonly skipKeys: readonly string[];
+}
+
+export class WebhookOutbox {
+  constructor(
+    private readonly records: RecordStore,
+    private readonly queue: DeliveryQueue,
+    private readonly catalogue: Catalogue,
+    private readonly renderer: Renderer,
+  ) {}
+
+  /** Stores the deliveries of the write in `ctx`; returns how many were enqueued. */
+  async record(ctx: WriteContext, origin: WriteOrigin): Promise<number> {
+    if (ctx.changes.length === 0) return 0;
+    const referenced = await this.loadReferencedRecords(ctx);
+    const occurrences = deriveEvents(ctx.changes, (id) => referenced.get(id));
+    if (occurrences.length === 0) return 0;
+    const matchers = await this.candidateWebhooks(ctx, occurrences);
+    if (matchers.length === 0) return 0;
+    const customApiNames = await this.customEntityApiNames(ctx, occurrences);
+
+    const renders = new Map<string, Promise<Record<string, unknown>>>();
+    const operationId = newId(ctx.nowMs);
+    const deliveries: NewDelivery[] = [];
+    for (const matcher of matchers) {
+      const items: NotificationItem[] = [];
+      for (const occurrence of occurrences) {
+        const facts: MatchFacts = {
+          skipKeys: origin.skipKeys,
+          customEntityApiName: customApiNames.get(String(occurrence.record.type_id)),
+        };
+        if (!matcher.matches(occurrence, facts)) continue;
+        items.push(await this.notification(ctx, matcher, occurrence, facts, renders));
+      }
+      const options = matcher.webhook.options ?? {};
+      for (const chunk of chunkItems(items, options.chunk_size, options.chunk_delay)) {
+        deliveries.push({
+          id: newId(ctx.nowMs),
+          space_id: ctx.spaceId,
+          webhook_id: matcher.webhook.id,
+          operation_id: operationId,
+          chunk_index: chunk.index,
+          events: JSON.stringify([...new Set(chunk.items.map((item) => item.event))]),
+          item_count: chunk.items.length,
+          body: JSON.stringify(chunk.items),
+          due_at: ctx.nowMs + chunk.delayMs,
+          created_at: ctx.nowMs,
+        });
+      }
+    }
+    await this.queue.enqueue(ctx.trx, deliveries);
+    return deliveries.length;
+  }
+
+  private async notification(
+    ctx: WriteContext,
+    matcher: WebhookMatcher,
+    occurrence: EventOccurrence,
+    facts: MatchFacts,
+    renders: Map<string, Promise<Record<string, unknown>>>,
+  ): Promise<NotificationItem> {
+    const options = matcher.webhook.options ?? {};
+    const entityOptions = options.entity?.[matcher.optionsKey(occurrence, facts)] ?? {};
+    const entity = this.render(ctx, occurrence.entityName, occurrence.record, entityOptions, renders);
+    const related = occurrence.related
+      ? this.render(ctx, occurrence.related.entityName, occurrence.related.record, options.related_entity ?? {}, renders)
+      : null;
+    return {
+      id: newId(ctx.nowMs),
+      webhook: embeddedWebhook(matcher.webhook),
+      event: occurrence.event,
+      event_time: ctx.now,
+      team_space_id: ctx.spaceId,
+      entity: await entity,
+      related_entity: await related,
+      ...(options.include_changes ? { changes: describeChanges(occurrence.before, occurrence.record, occurrence.changedFields) } : {}),
+    };
+  }
+
+  // Shaped with the same projection code as the REST API, paths the entity lacks ignored. One render
+  // per record and projection, however many webhooks share it.
+  private render(
+    ctx: WriteContext,
+    entityName: string,
+    record: StoredRecord,
+    shape: { expand?: string[]; 'load-only'?: string[] },
+    renders: Map<string, Promise<Record<string, unknown>>>,
+  ): Promise<Record<string, unknown>> {
+    const key = JSON.stringify([entityName, record.id, record.revision, shape.expand ?? [], shape['load-only'] ?? []]);
+    let rendered = renders.get(key);
+    if (!rendered) {
+      const entity = this.catalogue.get(entityName);
+      const projection = parseProjection(this.catalogue, entity, shape.expand ?? [], shape['load-only'] ?? [], false);
+      rendered = this.renderer.render(ctx.trx, ctx.spaceId, entity, [record], projection).then(([output]) => output);
+      renders.set(key, rendered);
+    }
+    return rendered;
+  }
+
+  // Records the events refer to without having changed them: the record a document is linked to and
+  // the document, the activity or memo a comment is added to.
+  private async loadReferencedRecords(ctx: WriteContext): Promise<Map<string, RecordRef>> {
+    const ids = new Set<string>();
+    for (const { operation, entity, after } of ctx.changes) {
+      if (operation !== 'create') continue;
+      const fields =
+        entity === 'CloudObjectRelation' ? ['cloud_object_id', ...DOCUMENT_LINK_FIELDS] :
+        entity === 'ActivityComment' ? ['activity_id'] :
+        entity === 'MemoComment' ? ['memo_id'] : [];
+      for (const field of fields) if (typeof after[field] === 'string') ids.add(after[field] as string);
+    }
+    const rows = await this.records.findManyByIds(ctx.trx, ctx.spaceId, [...ids]);
+    return new Map(rows.map((row) => [row.data.id, { entityName: row.entity, record: row.data }]));
+  }
+
+  // Only webhooks subscribed to one of the events (directly or by wildcard), found through the
+  // indexed WebhookEvent rows: never a scan of every webhook of the space.
+  private async candidateWebhooks(ctx: WriteContext, occurrences: readonly EventOccurrence[]): Promise<WebhookMatcher[]> {
+    const names = [...new Set(occurrences.flatMap((occurrence) => subscriptionNamesFor(occurrence.event)))];
+    const subscriptions = await this.records.findWhere(ctx.trx, ctx.spaceId, this.catalogue.get('WebhookEvent'), [
+      { field: 'event', type: 'string', operator: 'eq', values: names },
+    ]);
+    const webhookIds = [...new Set(subscriptions.map((row) => row.webhook_id as string))];
+    const webhooks = (await this.records.findManyByIds(ctx.trx, ctx.spaceId, webhookIds))
+      .filter((row) => row.entity === 'Webhook' && row.data.is_deleted !== true)
+      .map((row) => row.data as WebhookDefinition)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const clientIds = webhooks.map((webhook) => webhook.client_id).filter((id): id is string => typeof id === 'string');
+    const clients = new Map((await this.records.findManyByIds(ctx.trx, ctx.spaceId, clientIds)).map((row) => [row.data.id, row.data]));
+    return webhooks.map((webhook) => new WebhookMatcher(this.catalogue, webhook, webhook.client_id ? (clients.get(webhook.client_id) ?? null) : null));
+  }
+
+  /** Custom entity type id → its api name, for the custom entity records among the events. */
+  private async customEntityApiNames(ctx: WriteContext, occurrences: readonly EventOccurrence[]): Promise<Map<string, string>> {
+    const typeIds = occurrences
+      .filter((occurrence) => occurrence.entityName === 'CustomEntity' && typeof occurrence.record.type_id === 'string')
+      .map((occurrence) => occurrence.record.type_id as string);
+    const types = await this.records.findManyByIds(ctx.trx, ctx.spaceId, typeIds);
+    return new Map(types.map((row) => [row.data.id, String(row.data.entity_api_name)]));
+  }
+}

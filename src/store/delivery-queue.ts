@@ -1,0 +1,96 @@
+// The DeliveryQueue port's implementation: the `deliveries` table as outbox and job queue. Claims are
+// leases (locked_by / locked_until): a claimed row stays pending, and a worker that dies leaves a lease
+// that simply runs out. One operation per method.
+import { sql } from 'kysely';
+import type { Database, DeliveriesTable, Executor } from './database.js';
+
+export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'>;
+
+export type ClaimedDelivery = DeliveriesTable;
+
+/** What one attempt came to. */
+export interface AttemptOutcome {
+  readonly attemptedAt: number;
+  readonly status: number | null;
+  readonly error: string | null;
+}
+
+export class DeliveryQueue {
+  constructor(private readonly database: Database) {}
+
+  async enqueue(executor: Executor, deliveries: readonly NewDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await executor
+      .insertInto('deliveries')
+      .values(deliveries.map((delivery) => ({ ...delivery, status: 'pending' as const, attempts: 0 })))
+      .execute();
+  }
+
+  /**
+   * Leases up to `limit` due deliveries to `workerId` until `now + leaseMs`. On PostgreSQL concurrent
+   * workers skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite has one writer.
+   */
+  async claimDue(workerId: string, now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const { db, capabilities } = this.database;
+    let due = db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('due_at', '<=', now)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .orderBy('due_at')
+      .limit(limit);
+    if (capabilities.rowLocks) due = due.forUpdate().skipLocked();
+    return db
+      .updateTable('deliveries')
+      .set({ locked_by: workerId, locked_until: now + leaseMs })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+  }
+
+  /** When the next pending delivery falls due (epoch ms), or null when none is waiting. */
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.database.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.min('due_at').as('next'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return row?.next === null || row?.next === undefined ? null : Number(row.next);
+  }
+
+  async markDelivered(id: string, workerId: string, outcome: AttemptOutcome): Promise<void> {
+    await this.finishAttempt(id, workerId, outcome, { status: 'delivered', finished_at: outcome.attemptedAt });
+  }
+
+  async reschedule(id: string, workerId: string, outcome: AttemptOutcome, dueAt: number): Promise<void> {
+    await this.finishAttempt(id, workerId, outcome, { status: 'pending', due_at: dueAt });
+  }
+
+  async markFailed(id: string, workerId: string, outcome: AttemptOutcome): Promise<void> {
+    await this.finishAttempt(id, workerId, outcome, { status: 'failed', finished_at: outcome.attemptedAt });
+  }
+
+  /** Records an attempt and releases the lease; only the lease holder may (a late worker changes nothing). */
+  private async finishAttempt(
+    id: string,
+    workerId: string,
+    outcome: AttemptOutcome,
+    changes: Partial<Pick<DeliveriesTable, 'status' | 'due_at' | 'finished_at'>>,
+  ): Promise<void> {
+    await this.database.db
+      .updateTable('deliveries')
+      .set({
+        ...changes,
+        attempts: sql`attempts + 1`,
+        last_attempt_at: outcome.attemptedAt,
+        last_status: outcome.status,
+        last_error: outcome.error,
+        locked_by: null,
+        locked_until: null,
+      })
+      .where('id', '=', id)
+      .where('locked_by', '=', workerId)
+      .execute();
+  }
+}
