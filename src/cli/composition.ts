@@ -29,6 +29,8 @@ export interface TidingsOptions {
   readonly logger?: FastifyBaseLogger;
   /** Run a delivery worker in this process (started at once). */
   readonly workers?: boolean;
+  /** The worker's longest sleep without a wake-up (default 1 s). */
+  readonly workerPollIntervalMs?: number;
 }
 
 /**
@@ -50,7 +52,12 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
     const worker = sender
       ? new DeliveryWorker(
           { queue, records, sender, logger: options.logger },
-          { retryScheduleSeconds: config.retryScheduleSeconds, deliveryTimeoutMs: config.deliveryTimeoutMs, userAgent: `Tidings/${version}` },
+          {
+            retryScheduleSeconds: config.retryScheduleSeconds,
+            deliveryTimeoutMs: config.deliveryTimeoutMs,
+            userAgent: `Tidings/${version}`,
+            pollIntervalMs: options.workerPollIntervalMs,
+          },
         )
       : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);

@@ -26,7 +26,14 @@ export class TestApi {
     private readonly database: TestDatabase,
   ) {}
 
-  static async start(kind: DatabaseKind = 'sqlite'): Promise<TestApi> {
+  /**
+   * Opens Tidings on a fresh database. With `workers`, a delivery worker runs too, on a retry
+   * schedule given in seconds (short, so tests see retries).
+   */
+  static async start(
+    kind: DatabaseKind = 'sqlite',
+    options: { workers?: boolean; retrySchedule?: string; deliveryTimeoutMs?: number; workerPollIntervalMs?: number } = {},
+  ): Promise<TestApi> {
     const database = await createTestDatabase(kind);
     const config = loadConfig({
       TIDINGS_DATABASE_URL: database.url,
@@ -34,8 +41,13 @@ export class TestApi {
       TIDINGS_API_TOKEN: TOKEN,
       TIDINGS_API_PASSWORD: PASSWORD,
       TIDINGS_PUBLIC_URL: PUBLIC_URL,
+      TIDINGS_RETRY_SCHEDULE: options.retrySchedule,
+      TIDINGS_DELIVERY_TIMEOUT_MS: options.deliveryTimeoutMs?.toString(),
     });
-    return new TestApi(await openTidings(config), database);
+    return new TestApi(
+      await openTidings(config, { workers: options.workers, workerPollIntervalMs: options.workerPollIntervalMs }),
+      database,
+    );
   }
 
   get app(): FastifyInstance {
