@@ -107,6 +107,21 @@ export class TestApi {
     return response.body.data[0];
   }
 
+  /** Waits (at most `timeoutMs`) until no delivery is pending: every write so far has been sent. */
+  async deliveriesSettled(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await this.tidings.database.db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll().as('pending'))
+        .where('status', '=', 'pending')
+        .executeTakeFirstOrThrow();
+      if (Number(row.pending) === 0) return;
+      if (Date.now() > deadline) throw new Error(`${row.pending} deliveries still pending after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   async close(): Promise<void> {
     await this.tidings.close();
     await this.database.drop();
