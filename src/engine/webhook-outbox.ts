@@ -24,6 +24,7 @@ export class WebhookOutbox {
     private readonly queue: DeliveryQueue,
     private readonly catalogue: Catalogue,
     private readonly renderer: Renderer,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /** Stores the deliveries of the write in `ctx`; returns how many were enqueued. */
@@ -37,8 +38,7 @@ export class WebhookOutbox {
     const customApiNames = await this.customEntityApiNames(ctx, occurrences);
 
     const renders = new Map<string, Promise<Record<string, unknown>>>();
-    const operationId = newId(ctx.nowMs);
-    const deliveries: NewDelivery[] = [];
+    const itemsByWebhook: [WebhookMatcher, NotificationItem[]][] = [];
     for (const matcher of matchers) {
       const items: NotificationItem[] = [];
       for (const occurrence of occurrences) {
@@ -49,10 +49,19 @@ export class WebhookOutbox {
         if (!matcher.matches(occurrence, facts)) continue;
         items.push(await this.notification(ctx, matcher, occurrence, facts, renders));
       }
+      if (items.length > 0) itemsByWebhook.push([matcher, items]);
+    }
+
+    // Chunk N is due N × chunk_delay after the commit, which follows this insert within moments;
+    // the write's own start may lie much earlier (a batch of hundreds of records).
+    const commitTime = this.clock();
+    const operationId = newId(commitTime);
+    const deliveries: NewDelivery[] = [];
+    for (const [matcher, items] of itemsByWebhook) {
       const options = matcher.webhook.options ?? {};
       for (const chunk of chunkItems(items, options.chunk_size, options.chunk_delay)) {
         deliveries.push({
-          id: newId(ctx.nowMs),
+          id: newId(commitTime),
           space_id: ctx.spaceId,
           webhook_id: matcher.webhook.id,
           operation_id: operationId,
@@ -60,8 +69,8 @@ export class WebhookOutbox {
           events: JSON.stringify([...new Set(chunk.items.map((item) => item.event))]),
           item_count: chunk.items.length,
           body: JSON.stringify(chunk.items),
-          due_at: ctx.nowMs + chunk.delayMs,
-          created_at: ctx.nowMs,
+          due_at: commitTime + chunk.delayMs,
+          created_at: commitTime,
         });
       }
     }

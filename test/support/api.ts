@@ -20,21 +20,15 @@ export interface ApiResponse {
   body: any;
 }
 
+type StartOptions = { workers?: boolean; retrySchedule?: string; deliveryTimeoutMs?: number; workerPollIntervalMs?: number };
+
 export class TestApi {
   private constructor(
-    readonly tidings: Tidings,
+    public tidings: Tidings,
     private readonly database: TestDatabase,
   ) {}
 
-  /**
-   * Opens Tidings on a fresh database. With `workers`, a delivery worker runs too, on a retry
-   * schedule given in seconds (short, so tests see retries).
-   */
-  static async start(
-    kind: DatabaseKind = 'sqlite',
-    options: { workers?: boolean; retrySchedule?: string; deliveryTimeoutMs?: number; workerPollIntervalMs?: number } = {},
-  ): Promise<TestApi> {
-    const database = await createTestDatabase(kind);
+  private static async open(database: TestDatabase, options: StartOptions): Promise<Tidings> {
     const config = loadConfig({
       TIDINGS_DATABASE_URL: database.url,
       TIDINGS_SPACE: SPACE,
@@ -44,10 +38,22 @@ export class TestApi {
       TIDINGS_RETRY_SCHEDULE: options.retrySchedule,
       TIDINGS_DELIVERY_TIMEOUT_MS: options.deliveryTimeoutMs?.toString(),
     });
-    return new TestApi(
-      await openTidings(config, { workers: options.workers, workerPollIntervalMs: options.workerPollIntervalMs }),
-      database,
-    );
+    return openTidings(config, { workers: options.workers, workerPollIntervalMs: options.workerPollIntervalMs });
+  }
+
+  /**
+   * Opens Tidings on a fresh database. With `workers`, a delivery worker runs too, on a retry
+   * schedule given in seconds (short, so tests see retries).
+   */
+  static async start(kind: DatabaseKind = 'sqlite', options: StartOptions = {}): Promise<TestApi> {
+    const database = await createTestDatabase(kind);
+    return new TestApi(await TestApi.open(database, options), database);
+  }
+
+  /** Stops this Tidings as a crash would leave its data, and starts a new one on the same database. */
+  async restart(options: StartOptions = {}): Promise<void> {
+    await this.tidings.close();
+    this.tidings = await TestApi.open(this.database, options);
   }
 
   get app(): FastifyInstance {
