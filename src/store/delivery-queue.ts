@@ -49,11 +49,15 @@ export class DeliveryQueue {
       .execute();
   }
 
-  /** When the next pending delivery falls due (epoch ms), or null when none is waiting. */
+  /**
+   * When the next pending delivery can be claimed (epoch ms): when it falls due, or when the lease on
+   * it runs out. Null when none is waiting.
+   */
   async nextDueAt(): Promise<number | null> {
+    const claimableAt = sql<number>`CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END`;
     const row = await this.database.db
       .selectFrom('deliveries')
-      .select((eb) => eb.fn.min('due_at').as('next'))
+      .select((eb) => eb.fn.min(claimableAt).as('next'))
       .where('status', '=', 'pending')
       .executeTakeFirst();
     return row?.next === null || row?.next === undefined ? null : Number(row.next);

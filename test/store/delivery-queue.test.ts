@@ -1,0 +1,66 @@
+// The delivery queue on both databases: due rows are leased to one worker at a time, a lease that
+// runs out frees its rows, and only the lease holder records an attempt.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { DeliveryQueue, type NewDelivery } from '../../src/store/delivery-queue.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { SpaceStore } from '../../src/store/space-store.js';
+import { createTestDatabase, databaseKinds, type TestDatabase } from '../support/databases.js';
+
+let sequence = 0;
+const delivery = (dueAt: number): NewDelivery => {
+  sequence += 1;
+  return {
+    id: `d-${String(sequence).padStart(6, '0')}`, space_id: 'queue_space', webhook_id: 'w', operation_id: 'op',
+    chunk_index: 0, events: '[]', item_count: 1, body: '[]', due_at: dueAt, created_at: dueAt,
+  };
+};
+
+describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  let queue: DeliveryQueue;
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase(kind);
+    database = openDatabase(testDatabase.url);
+    await migrateToLatest(database);
+    await new SpaceStore().insertIfAbsent(database.db, { id: 'queue_space', api_token: 't', password_salt: 's', password_hash: 'h', revision: 0, created: 'now' });
+    queue = new DeliveryQueue(database);
+  });
+  afterAll(async () => {
+    await database.close();
+    await testDatabase.drop();
+  });
+
+  it('leases each due delivery to one worker, leaving future ones', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_000_000;
+    await queue.enqueue(database.db, [...Array.from({ length: 20 }, () => delivery(now - 10)), delivery(now + 60_000)]);
+    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000), queue.claimDue('b', now, 15, 30_000)]);
+    const claimed = [...first, ...second].map((row) => row.id);
+    expect(claimed).toHaveLength(20);
+    expect(new Set(claimed).size).toBe(20);
+    expect(await queue.claimDue('c', now, 100, 30_000)).toEqual([]);
+    expect(await queue.nextDueAt()).toBe(now + 30_000);
+  });
+
+  it('frees the rows of a lease that ran out, and ignores the late worker', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 2_000_000;
+    await queue.enqueue(database.db, [delivery(now)]);
+    const [leased] = await queue.claimDue('crashed', now, 10, 1_000);
+    expect(await queue.claimDue('other', now + 500, 10, 1_000)).toEqual([]);
+    const [retaken] = await queue.claimDue('other', now + 1_001, 10, 1_000);
+    expect(retaken.id).toBe(leased.id);
+
+    await queue.markDelivered(leased.id, 'crashed', { attemptedAt: now + 2_000, status: 200, error: null });
+    const [stillLeased] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
+    expect(stillLeased).toMatchObject({ status: 'pending', attempts: 0, locked_by: 'other' });
+
+    await queue.reschedule(leased.id, 'other', { attemptedAt: now + 2_000, status: 500, error: 'HTTP 500' }, now + 9_000);
+    const [rescheduled] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
+    expect(rescheduled).toMatchObject({ status: 'pending', attempts: 1, due_at: now + 9_000, last_status: 500, locked_by: null });
+    expect(await queue.nextDueAt()).toBe(now + 9_000);
+  });
+});
