@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { catalogue } from '../domain/entities.js';
+import { TargetPolicy } from '../domain/target-policy.js';
 import { EntityEngine } from '../engine/entity-engine.js';
 import { Renderer } from '../engine/renderer.js';
 import { bootstrapSpace, type BootstrapResult } from '../engine/space-bootstrap.js';
@@ -14,6 +15,7 @@ import { DeliveryQueue } from '../store/delivery-queue.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { RecordStore } from '../store/record-store.js';
 import { SpaceStore } from '../store/space-store.js';
+import { WebhookStatusStore } from '../store/webhook-status.js';
 import { version } from '../version.js';
 
 export interface Tidings {
@@ -48,10 +50,11 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       token: config.apiToken,
       password: config.apiPassword,
     });
-    const sender = options.workers ? new HttpSender(config.deliveryTimeoutMs) : null;
+    const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
+    const sender = options.workers ? new HttpSender(config.deliveryTimeoutMs, targetPolicy) : null;
     const worker = sender
       ? new DeliveryWorker(
-          { queue, records, sender, logger: options.logger },
+          { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
           {
             retryScheduleSeconds: config.retryScheduleSeconds,
             deliveryTimeoutMs: config.deliveryTimeoutMs,
@@ -65,6 +68,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       store: records,
       catalogue,
       renderer,
+      targetPolicy,
       outbox: new WebhookOutbox(records, queue, catalogue, renderer),
       onDeliveriesEnqueued: () => worker?.wake(),
     });

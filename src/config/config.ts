@@ -1,6 +1,7 @@
 // The configuration: one Zod schema over the environment, parsed once into a frozen Config. Nothing
 // else reads process.env. A bad value stops start-up with a message naming the variable.
 import { z } from 'zod';
+import { TargetPolicy } from '../domain/target-policy.js';
 import { spaceIdPattern } from '../domain/validation.js';
 
 const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,50400,72000,86400';
@@ -26,7 +27,17 @@ const environmentSchema = z.object({
     .default('demo_space'),
   TIDINGS_API_TOKEN: z.string().min(8, 'TIDINGS_API_TOKEN must be at least 8 characters').regex(/^[^:\s]+$/, 'TIDINGS_API_TOKEN must not contain ":" or spaces').optional(),
   TIDINGS_API_PASSWORD: z.string().min(8, 'TIDINGS_API_PASSWORD must be at least 8 characters').optional(),
-  TIDINGS_ALLOW_PRIVATE_TARGETS: z.string().optional(),
+  TIDINGS_ALLOW_PRIVATE_TARGETS: z
+    .string()
+    .optional()
+    .transform((text) => (text ?? '').split(',').map((part) => part.trim()).filter((part) => part !== ''))
+    .superRefine((entries, context) => {
+      try {
+        new TargetPolicy(entries);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: `TIDINGS_ALLOW_PRIVATE_TARGETS: ${(error as Error).message}` });
+      }
+    }),
   TIDINGS_RETRY_SCHEDULE: z
     .string()
     .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'TIDINGS_RETRY_SCHEDULE must be a comma list of seconds, e.g. 5,300,1800')
@@ -72,9 +83,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     space: env.TIDINGS_SPACE,
     apiToken: env.TIDINGS_API_TOKEN,
     apiPassword: env.TIDINGS_API_PASSWORD,
-    allowPrivateTargets: Object.freeze(
-      (env.TIDINGS_ALLOW_PRIVATE_TARGETS ?? '').split(',').map((part) => part.trim()).filter((part) => part !== ''),
-    ),
+    allowPrivateTargets: Object.freeze(env.TIDINGS_ALLOW_PRIVATE_TARGETS),
     retryScheduleSeconds: Object.freeze(env.TIDINGS_RETRY_SCHEDULE),
     deliveryTimeoutMs: env.TIDINGS_DELIVERY_TIMEOUT_MS,
     bodyLimitBytes: env.TIDINGS_BODY_LIMIT_BYTES,

@@ -1,7 +1,13 @@
 // One HTTP attempt of a delivery, with undici's `request` over long-lived keep-alive Agents: one that
 // checks TLS certificates and one, for webhooks with `insecure_ssl`, that does not. Redirects are
 // never followed (undici's `request` does not), and the whole attempt is bounded by the timeout.
-import { Agent, request } from 'undici';
+// Both Agents connect through the SSRF guard: an IP literal is judged before any packet is sent, a
+// name by the addresses it resolves to, and the socket's actual peer once more after connecting
+// (which also defeats DNS rebinding).
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
+import type { TargetPolicy } from '../domain/target-policy.js';
 
 export interface Attempt {
   readonly url: string;
@@ -11,10 +17,19 @@ export interface Attempt {
 }
 
 export interface AttemptResult {
-  /** The HTTP status, or null when no response came (network error, timeout). */
+  /** The HTTP status, or null when no response came (network error, timeout, refused target). */
   readonly status: number | null;
   readonly error: string | null;
+  /** The SSRF guard refused the target: no request was sent, and retrying will not help. */
+  readonly forbidden: boolean;
+  /** The response's `Retry-After` header, if any. */
+  readonly retryAfter?: string;
   readonly durationMs: number;
+}
+
+/** Raised by the connector for a target the SSRF guard refuses. */
+export class ForbiddenTargetError extends Error {
+  readonly code = 'ERR_FORBIDDEN_TARGET';
 }
 
 /** At most this much of a response body is read; the rest is discarded with the connection. */
@@ -24,33 +39,96 @@ export class HttpSender {
   private readonly verifying: Agent;
   private readonly insecure: Agent;
 
-  constructor(private readonly timeoutMs: number) {
-    const options = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs, keepAliveTimeout: 30_000 };
-    this.verifying = new Agent(options);
-    this.insecure = new Agent({ ...options, connect: { rejectUnauthorized: false } });
+  constructor(
+    private readonly timeoutMs: number,
+    policy: TargetPolicy,
+  ) {
+    const options = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 };
+    const connector = (rejectUnauthorized: boolean) =>
+      guardedConnector(policy, (lookup) => buildConnector({ rejectUnauthorized, timeout: timeoutMs, lookup } as buildConnector.BuildOptions));
+    this.verifying = new Agent({ ...options, connect: connector(true) });
+    this.insecure = new Agent({ ...options, connect: connector(false) });
   }
 
   async send(attempt: Attempt): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
+      const signal = AbortSignal.timeout(this.timeoutMs);
       const response = await request(attempt.url, {
         method: 'POST',
         headers: attempt.headers,
         body: attempt.body,
         dispatcher: attempt.insecureSsl ? this.insecure : this.verifying,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
-      await response.body.dump({ limit: RESPONSE_BODY_LIMIT });
-      return { status: response.statusCode, error: null, durationMs: elapsed() };
+      // The status decides the outcome; a body that trickles is cut off with the attempt's deadline.
+      await response.body.dump({ limit: RESPONSE_BODY_LIMIT, signal }).catch(() => undefined);
+      const retryAfter = response.headers['retry-after'];
+      return {
+        status: response.statusCode,
+        error: null,
+        forbidden: false,
+        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        durationMs: elapsed(),
+      };
     } catch (error) {
-      return { status: null, error: describeNetworkError(error), durationMs: elapsed() };
+      const forbidden = findForbidden(error);
+      if (forbidden) return { status: null, error: `refused by the SSRF guard: ${forbidden.message}`, forbidden: true, durationMs: elapsed() };
+      return { status: null, error: describeNetworkError(error), forbidden: false, durationMs: elapsed() };
     }
   }
 
   async close(): Promise<void> {
     await Promise.all([this.verifying.close(), this.insecure.close()]);
   }
+}
+
+type Lookup = (hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => void;
+
+/**
+ * Wraps a connector (built with the guarded DNS lookup it is given) in the SSRF guard: IP literals and
+ * localhost names are refused before connecting, names by what they resolve to, and the connected
+ * socket's peer once more. `resolve` is the DNS lookup; tests pass their own.
+ */
+export function guardedConnector(
+  policy: TargetPolicy,
+  build: (lookup: Lookup) => buildConnector.connector,
+  resolve: typeof dnsLookup = dnsLookup,
+): buildConnector.connector {
+  const lookup: Lookup = (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error);
+      const permitted = addresses.filter((entry) => policy.refusal(entry.address) === null);
+      if (permitted.length === 0) {
+        return callback(new ForbiddenTargetError(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ')}: ${policy.refusal(addresses[0].address)}`));
+      }
+      if (options.all) return callback(null, permitted);
+      callback(null, permitted[0].address, permitted[0].family);
+    });
+  };
+  const connect = build(lookup);
+  return (options, callback) => {
+    const refusal = policy.hostRefusal(options.hostname);
+    if (refusal) return callback(new ForbiddenTargetError(refusal), null);
+    connect(options, (error, socket) => {
+      if (error) return callback(error, null);
+      const peer = (socket as Socket).remoteAddress;
+      const late = peer ? policy.refusal(peer) : 'the connection has no peer address';
+      if (late) {
+        socket!.destroy();
+        return callback(new ForbiddenTargetError(late), null);
+      }
+      callback(null, socket!);
+    });
+  };
+}
+
+function findForbidden(error: unknown): ForbiddenTargetError | null {
+  for (let current = error as { cause?: unknown } | undefined; current; current = current.cause as { cause?: unknown } | undefined) {
+    if (current instanceof ForbiddenTargetError) return current;
+  }
+  return null;
 }
 
 function describeNetworkError(error: unknown): string {

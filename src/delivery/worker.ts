@@ -4,11 +4,13 @@
 // commit. Nothing here throws into the loop: a failed iteration is logged and retried.
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { judgeAttempt } from '../domain/failure-policy.js';
 import { retryDelayMs } from '../domain/retry-schedule.js';
 import { signatureHeader } from '../domain/signatures.js';
 import type { WebhookDefinition } from '../domain/webhook-matching.js';
 import type { ClaimedDelivery, DeliveryQueue } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
+import type { WebhookStatusStore } from '../store/webhook-status.js';
 import type { HttpSender } from './sender.js';
 
 export interface WorkerSettings {
@@ -23,6 +25,7 @@ export interface WorkerSettings {
 
 export interface WorkerDependencies {
   readonly queue: DeliveryQueue;
+  readonly webhookStatus: WebhookStatusStore;
   readonly records: RecordStore;
   readonly sender: HttpSender;
   readonly logger?: FastifyBaseLogger;
@@ -33,6 +36,7 @@ export interface WorkerDependencies {
 const DEFAULT_BATCH_SIZE = 32;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const ERROR_BACKOFF_MS = 1_000;
+const MIN_SLEEP_MS = 20;
 
 export class DeliveryWorker {
   readonly id = `worker-${randomBytes(6).toString('hex')}`;
@@ -89,11 +93,13 @@ export class DeliveryWorker {
     }
   }
 
+  // Nothing could be claimed: sleep until the next delivery falls due (never less than a moment, so
+  // a row that is due but not claimable cannot make the loop spin), at most the polling interval.
   private async sleepUntilDue(): Promise<void> {
     const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const next = await this.deps.queue.nextDueAt();
-    const wait = next === null ? poll : Math.min(poll, Math.max(0, next - this.now()));
-    if (wait > 0) await this.sleep(wait);
+    const wait = next === null ? poll : Math.min(poll, Math.max(MIN_SLEEP_MS, next - this.now()));
+    await this.sleep(wait);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -147,23 +153,33 @@ export class DeliveryWorker {
       ...signatureHeader(format, webhook.signature ? [webhook.signature] : [], delivery.id, timestamp, delivery.body),
     };
     const result = await sender.send({ url: webhook.url, headers, body: delivery.body, insecureSsl: webhook.insecure_ssl });
+    const verdict = judgeAttempt(result.status, result.forbidden, result.retryAfter, attemptedAt);
     const outcome = {
       attemptedAt,
       status: result.status,
-      error: result.error ?? (result.status !== null && !isSuccess(result.status) ? `HTTP ${result.status}` : null),
+      error: result.error ?? (verdict.outcome === 'delivered' ? null : `HTTP ${result.status}`),
     };
-    if (result.status !== null && isSuccess(result.status)) {
-      await queue.markDelivered(delivery.id, this.id, outcome);
-      return;
-    }
-    const delay = retryDelayMs(this.settings.retryScheduleSeconds, delivery.attempts + 1, this.deps.random);
-    if (delay === null) {
-      logger?.warn({ delivery: delivery.id, webhook: webhook.id, attempts: delivery.attempts + 1, error: outcome.error }, 'delivery given up');
-      await queue.markFailed(delivery.id, this.id, outcome);
-    } else {
-      await queue.reschedule(delivery.id, this.id, outcome, attemptedAt + delay);
+    switch (verdict.outcome) {
+      case 'delivered':
+        await queue.markDelivered(delivery.id, this.id, outcome);
+        return;
+      case 'disable':
+        await queue.markFailed(delivery.id, this.id, outcome);
+        await this.deps.webhookStatus.disable(delivery.space_id, webhook.id, 'the receiver answered 410 Gone', attemptedAt);
+        logger?.warn({ webhook: webhook.id }, 'webhook disabled: the receiver answered 410 Gone');
+        return;
+      case 'give-up':
+        await queue.markFailed(delivery.id, this.id, outcome);
+        return;
+      case 'retry': {
+        const scheduled = retryDelayMs(this.settings.retryScheduleSeconds, delivery.attempts + 1, this.deps.random);
+        if (scheduled === null) {
+          logger?.warn({ delivery: delivery.id, webhook: webhook.id, attempts: delivery.attempts + 1, error: outcome.error }, 'delivery given up');
+          await queue.markFailed(delivery.id, this.id, outcome);
+        } else {
+          await queue.reschedule(delivery.id, this.id, outcome, attemptedAt + (verdict.retryAfterMs ?? scheduled));
+        }
+      }
     }
   }
 }
-
-const isSuccess = (status: number) => status >= 200 && status < 300;

@@ -542,6 +542,10 @@ export const entities: EntityDef[] = [
     options: { type: 'json', default: {}, description: 'Payload shaping and filtering (reference §1.4)' },
     client_id: relation('Client', { description: 'Only records this client may see are sent; empty = all' }),
     application_id: { type: 'uuid', readOnly: true },
+    is_disabled: boolean(false, {
+      description: 'Tidings extension: deliveries are held (not dropped) while true; set false to resume and send what waited',
+    }),
+    disabled_reason: string({ readOnly: true, description: 'Tidings extension: why delivery stopped, e.g. a 410 from the receiver' }),
   }),
   entity('WebhookEvent', 'WebhookEvents', 'One subscribed event of a webhook; kept in step with `Webhook.events`.', {
     webhook_id: relation('Webhook', { required: true }),

@@ -5,6 +5,7 @@ import type { Catalogue } from './catalogue.js';
 import { ErrorKinds, fieldError, type FieldError } from './errors.js';
 import { acceptedEventNames } from './events.js';
 import { buildFilter, FilterError, filterOperators } from './filter.js';
+import type { TargetPolicy } from './target-policy.js';
 
 export const MAX_CHUNK_SIZE = 100;
 
@@ -62,7 +63,8 @@ export function validateWebhookOptions(
   return errors;
 }
 
-export function validateWebhookUrl(url: unknown): FieldError[] {
+/** An absolute http(s) URL without credentials, whose host the SSRF guard does not refuse outright. */
+export function validateWebhookUrl(url: unknown, policy: TargetPolicy): FieldError[] {
   if (typeof url !== 'string') return [];
   let parsed: URL;
   try {
@@ -76,7 +78,8 @@ export function validateWebhookUrl(url: unknown): FieldError[] {
   if (parsed.username || parsed.password) {
     return [invalid('url', "Field 'url' must not carry credentials; sign deliveries with 'signature' instead.")];
   }
-  return [];
+  const refusal = policy.hostRefusal(parsed.hostname);
+  return refusal ? [invalid('url', `Field 'url' points at ${refusal}.`)] : [];
 }
 
 export function validateWebhookEvents(field: string, events: unknown): FieldError[] {

@@ -4,6 +4,7 @@ import type { Catalogue, EntityDef } from '../domain/catalogue.js';
 import { ApiError, invalidParameter, notFound } from '../domain/errors.js';
 import type { PageInfo } from '../domain/pagination.js';
 import type { ProjectionNode, StoredRecord } from '../domain/projection.js';
+import type { TargetPolicy } from '../domain/target-policy.js';
 import { isUuid } from '../domain/validation.js';
 import type { ControlledTransaction } from 'kysely';
 import type { Executor, Schema } from '../store/database.js';
@@ -40,6 +41,8 @@ export interface EngineDependencies {
   readonly catalogue: Catalogue;
   readonly renderer: Renderer;
   readonly clock?: () => Date;
+  /** Which webhook targets are allowed (the SSRF guard), for webhook URL validation. */
+  readonly targetPolicy?: TargetPolicy;
   /** Stores a write's webhook deliveries inside its transaction. */
   readonly outbox?: WebhookOutbox;
   /** Called after a commit that enqueued deliveries: wakes the delivery workers. */
@@ -50,7 +53,7 @@ export class EntityEngine {
   private readonly writer: RecordWriter;
 
   constructor(private readonly deps: EngineDependencies) {
-    this.writer = new RecordWriter(deps.store, deps.catalogue);
+    this.writer = new RecordWriter(deps.store, deps.catalogue, deps.targetPolicy);
   }
 
   async list(spaceId: string, entity: EntityDef, request: ListRequest): Promise<ListResponse> {

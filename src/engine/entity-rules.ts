@@ -6,6 +6,7 @@ import { ErrorKinds, fieldError, type FieldError } from '../domain/errors.js';
 import { hasLifecycle, lifecycleChanges } from '../domain/lifecycle.js';
 import type { StoredRecord } from '../domain/projection.js';
 import { validateWebhookEvents, validateWebhookOptions, validateWebhookUrl } from '../domain/webhook-options.js';
+import type { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { WriteContext } from './write-context.js';
 
@@ -15,6 +16,7 @@ export class EntityRules {
   constructor(
     private readonly store: RecordStore,
     private readonly catalogue: Catalogue,
+    private readonly targetPolicy: TargetPolicy,
   ) {}
 
   /** Entity-specific validation of the record about to be stored. */
@@ -38,6 +40,7 @@ export class EntityRules {
       const owner = await this.store.findById(ctx.trx, ctx.spaceId, record.owner_id);
       if (owner?.data.default_unit_id) derived.unit_id = owner.data.default_unit_id;
     }
+    if (entity.name === 'Webhook' && record.is_disabled !== true) derived.disabled_reason = null;
     if (hasLifecycle(entity.name)) {
       const inLastStep = typeof record.step_id === 'string' ? await this.isLastStep(ctx, record.step_id) : null;
       Object.assign(derived, lifecycleChanges(entity.name, entity.fields, before, record, { inLastStep, now: ctx.now }));
@@ -70,7 +73,7 @@ export class EntityRules {
 
   private async validateWebhook(ctx: WriteContext, record: StoredRecord, changed: ReadonlySet<string>): Promise<FieldError[]> {
     const errors: FieldError[] = [];
-    if (changed.has('url')) errors.push(...validateWebhookUrl(record.url));
+    if (changed.has('url')) errors.push(...validateWebhookUrl(record.url, this.targetPolicy));
     if (changed.has('events')) {
       const events = record.events as string[];
       errors.push(...validateWebhookEvents('events', events));

@@ -12,6 +12,7 @@ import {
 } from '../domain/errors.js';
 import type { StoredRecord } from '../domain/projection.js';
 import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
+import { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from './ids.js';
@@ -26,8 +27,9 @@ export class RecordWriter {
   constructor(
     private readonly store: RecordStore,
     private readonly catalogue: Catalogue,
+    targetPolicy: TargetPolicy = new TargetPolicy(),
   ) {
-    this.rules = new EntityRules(store, catalogue);
+    this.rules = new EntityRules(store, catalogue, targetPolicy);
   }
 
   /** Creates a record; `index` is its position in a batch (for `entity_index`), null otherwise. */

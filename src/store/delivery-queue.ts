@@ -1,8 +1,9 @@
 // The DeliveryQueue port's implementation: the `deliveries` table as outbox and job queue. Claims are
 // leases (locked_by / locked_until): a claimed row stays pending, and a worker that dies leaves a lease
 // that simply runs out. One operation per method.
-import { sql } from 'kysely';
-import type { Database, DeliveriesTable, Executor } from './database.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
+import { bindValue, fieldExpression } from './json-fields.js';
 
 export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'>;
 
@@ -38,6 +39,7 @@ export class DeliveryQueue {
       .where('status', '=', 'pending')
       .where('due_at', '<=', now)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .where(this.webhookEnabled())
       .orderBy('due_at')
       .limit(limit);
     if (capabilities.rowLocks) due = due.forUpdate().skipLocked();
@@ -59,8 +61,25 @@ export class DeliveryQueue {
       .selectFrom('deliveries')
       .select((eb) => eb.fn.min(claimableAt).as('next'))
       .where('status', '=', 'pending')
+      .where(this.webhookEnabled())
       .executeTakeFirst();
     return row?.next === null || row?.next === undefined ? null : Number(row.next);
+  }
+
+  /** A disabled webhook's deliveries wait: they go out once it is enabled again. */
+  private webhookEnabled() {
+    const { dialect } = this.database;
+    const disabled = sql<boolean>`${fieldExpression(dialect, 'is_disabled', 'boolean')} = ${bindValue(dialect, true)}`;
+    return ({ not, exists, selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) =>
+      not(
+        exists(
+          selectFrom('records')
+            .select('records.id')
+            .whereRef('records.space_id', '=', 'deliveries.space_id')
+            .whereRef('records.id', '=', 'deliveries.webhook_id')
+            .where(disabled),
+        ),
+      );
   }
 
   async markDelivered(id: string, workerId: string, outcome: AttemptOutcome): Promise<void> {

@@ -20,7 +20,14 @@ export interface ApiResponse {
   body: any;
 }
 
-type StartOptions = { workers?: boolean; retrySchedule?: string; deliveryTimeoutMs?: number; workerPollIntervalMs?: number };
+type StartOptions = {
+  workers?: boolean;
+  retrySchedule?: string;
+  deliveryTimeoutMs?: number;
+  workerPollIntervalMs?: number;
+  /** TIDINGS_ALLOW_PRIVATE_TARGETS; the tests' receivers listen on 127.0.0.1, allowed by default. */
+  allowPrivateTargets?: string;
+};
 
 export class TestApi {
   private constructor(
@@ -37,6 +44,7 @@ export class TestApi {
       TIDINGS_PUBLIC_URL: PUBLIC_URL,
       TIDINGS_RETRY_SCHEDULE: options.retrySchedule,
       TIDINGS_DELIVERY_TIMEOUT_MS: options.deliveryTimeoutMs?.toString(),
+      TIDINGS_ALLOW_PRIVATE_TARGETS: options.allowPrivateTargets ?? '127.0.0.0/8',
     });
     return openTidings(config, { workers: options.workers, workerPollIntervalMs: options.workerPollIntervalMs });
   }

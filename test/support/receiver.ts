@@ -16,10 +16,22 @@ export interface ReceivedRequest {
   readonly receivedAt: number;
 }
 
+/** How to answer: a status, or a misbehaviour. */
+export type Answer =
+  | number
+  | { status: number; headers?: Record<string, string> }
+  /** Never answer. */
+  | 'hang'
+  /** Answer 200, then send a body byte every 100 ms, forever. */
+  | 'trickle'
+  /** Answer 200 with an endless fast body. */
+  | 'flood';
+
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
-  /** The status to answer with; a function can vary it per request. */
-  respond: number | ((request: ReceivedRequest, index: number) => number) = 204;
+  /** The answer; a function can vary it per request. */
+  respond: Answer | ((request: ReceivedRequest, index: number) => Answer) = 204;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private waiters: (() => void)[] = [];
 
   private constructor(
@@ -50,10 +62,27 @@ export class Receiver {
       }
       const received = { path: request.url ?? '/', headers: request.headers, rawBody, json, receivedAt: Date.now() };
       this.requests.push(received);
-      const status = typeof this.respond === 'function' ? this.respond(received, this.requests.length - 1) : this.respond;
-      response.writeHead(status).end();
+      const answer = typeof this.respond === 'function' ? this.respond(received, this.requests.length - 1) : this.respond;
+      this.answer(answer, response);
       for (const waiter of this.waiters.splice(0)) waiter();
     });
+  }
+
+  private answer(answer: Answer, response: ServerResponse) {
+    if (typeof answer === 'number') return response.writeHead(answer).end();
+    if (typeof answer === 'object') return response.writeHead(answer.status, answer.headers).end();
+    if (answer === 'hang') return;
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    const chunk = answer === 'flood' ? 'x'.repeat(64 * 1024) : 'x';
+    const timer = setInterval(() => {
+      if (response.destroyed) {
+        clearInterval(timer);
+        this.timers.delete(timer);
+      } else {
+        response.write(chunk);
+      }
+    }, answer === 'flood' ? 1 : 100);
+    this.timers.add(timer);
   }
 
   /** All notification items received so far, in arrival order. */
@@ -93,6 +122,7 @@ export class Receiver {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
     this.server.closeAllConnections?.();
     await new Promise((resolve) => this.server.close(resolve));
   }
