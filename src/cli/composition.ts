@@ -15,6 +15,7 @@ import { DeliveryQueue } from '../store/delivery-queue.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { RecordStore } from '../store/record-store.js';
 import { SpaceStore } from '../store/space-store.js';
+import { listenForDeliveries } from '../store/wakeups.js';
 import { WebhookStatusStore } from '../store/webhook-status.js';
 import { version } from '../version.js';
 
@@ -27,12 +28,49 @@ export interface Tidings {
   close(): Promise<void>;
 }
 
-export interface TidingsOptions {
+export interface WorkerOptions {
   readonly logger?: FastifyBaseLogger;
-  /** Run a delivery worker in this process (started at once). */
-  readonly workers?: boolean;
   /** The worker's longest sleep without a wake-up (default 1 s). */
   readonly workerPollIntervalMs?: number;
+}
+
+export interface TidingsOptions extends WorkerOptions {
+  /** Run a delivery worker in this process (started at once). */
+  readonly workers?: boolean;
+}
+
+/** A started delivery worker with what it needs: its HTTP sender and its wake-up listener. */
+export interface RunningWorker {
+  readonly worker: DeliveryWorker;
+  stop(): Promise<void>;
+}
+
+function startWorker(config: Config, database: Database, records: RecordStore, queue: DeliveryQueue, options: WorkerOptions): RunningWorker {
+  const sender = new HttpSender(config.deliveryTimeoutMs, new TargetPolicy(config.allowPrivateTargets));
+  const worker = new DeliveryWorker(
+    { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
+    {
+      retryScheduleSeconds: config.retryScheduleSeconds,
+      deliveryTimeoutMs: config.deliveryTimeoutMs,
+      userAgent: `Tidings/${version}`,
+      pollIntervalMs: options.workerPollIntervalMs,
+    },
+  );
+  const listener = listenForDeliveries(database, () => worker.wake(), (error) =>
+    options.logger?.warn({ err: error }, 'lost the wake-up connection; reconnecting (polling meanwhile)'),
+  );
+  worker.start();
+  let stopped = false;
+  return {
+    worker,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await listener.close();
+      await worker.stop();
+      await sender.close();
+    },
+  };
 }
 
 /**
@@ -50,44 +88,49 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       token: config.apiToken,
       password: config.apiPassword,
     });
-    const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const sender = options.workers ? new HttpSender(config.deliveryTimeoutMs, targetPolicy) : null;
-    const worker = sender
-      ? new DeliveryWorker(
-          { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
-          {
-            retryScheduleSeconds: config.retryScheduleSeconds,
-            deliveryTimeoutMs: config.deliveryTimeoutMs,
-            userAgent: `Tidings/${version}`,
-            pollIntervalMs: options.workerPollIntervalMs,
-          },
-        )
-      : null;
+    const running = options.workers ? startWorker(config, database, records, queue, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
       catalogue,
       renderer,
-      targetPolicy,
+      targetPolicy: new TargetPolicy(config.allowPrivateTargets),
       outbox: new WebhookOutbox(records, queue, catalogue, renderer),
-      onDeliveriesEnqueued: () => worker?.wake(),
+      onDeliveriesEnqueued: () => running?.worker.wake(),
     });
     const app = await buildApp({
       engine, catalogue, spaces, db: database.db, logger: options.logger, bodyLimitBytes: config.bodyLimitBytes, version,
     });
-    worker?.start();
     let closed = false;
     return {
       database,
       app,
       bootstrap,
-      worker,
+      worker: running?.worker ?? null,
       close: async () => {
         if (closed) return;
         closed = true;
         await app.close();
-        await worker?.stop();
-        await sender?.close();
+        await running?.stop();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+/** A worker-only process (`tidings worker`): no API, just deliveries. */
+export async function openWorkerProcess(config: Config, options: WorkerOptions = {}): Promise<{ close(): Promise<void> }> {
+  const database = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database);
+    const records = new RecordStore(database);
+    const running = startWorker(config, database, records, new DeliveryQueue(database), options);
+    return {
+      close: async () => {
+        await running.stop();
         await database.close();
       },
     };

@@ -10,7 +10,7 @@ import { migrateToLatest } from '../store/migrate.js';
 import { RecordStore } from '../store/record-store.js';
 import { SpaceStore } from '../store/space-store.js';
 import { version } from '../version.js';
-import { openTidings } from './composition.js';
+import { openTidings, openWorkerProcess } from './composition.js';
 
 function readConfig(): Config {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -38,18 +38,31 @@ async function serve(options: { workers: boolean }) {
         `  Try: curl -u '${bootstrap.token}:${bootstrap.generatedPassword}' ${config.publicUrl}/api/v100/rest/spaces/${config.space}/entities/Clients\n\n`,
     );
   }
+  stopOnSignals(logger, () => tidings.close());
+  await tidings.app.listen({ host: config.host, port: config.port });
+  logger.info(`Tidings ${version}: API on ${config.publicUrl}/api/v100/rest/spaces/${config.space}, docs at ${config.publicUrl}/docs`);
+}
+
+async function worker() {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const running = await openWorkerProcess(config, { logger });
+  stopOnSignals(logger, () => running.close());
+  logger.info(`Tidings ${version}: delivery worker running`);
+}
+
+/** SIGTERM / SIGINT: stop claiming, let the attempts in flight finish, close, exit. */
+function stopOnSignals(logger: ReturnType<typeof createLogger>, close: () => Promise<void>) {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    await tidings.close();
+    await close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  await tidings.app.listen({ host: config.host, port: config.port });
-  logger.info(`Tidings ${version}: API on ${config.publicUrl}/api/v100/rest/spaces/${config.space}, docs at ${config.publicUrl}/docs`);
 }
 
 async function migrate() {
@@ -87,7 +100,9 @@ const program = new Command('tidings').version(version).description('Tidings: a 
 program
   .command('serve')
   .description('serve the API and deliver webhooks (configured by TIDINGS_* environment variables)')
-  .action(() => serve({ workers: true }));
+  .option('--no-workers', 'serve the API only, leaving deliveries to `tidings worker` processes (PostgreSQL)')
+  .action((options: { workers: boolean }) => serve(options));
+program.command('worker').description('deliver webhooks only, beside API processes on the same PostgreSQL database').action(worker);
 program.command('migrate').description('bring the database schema up to date and exit').action(migrate);
 program
   .command('create-space')

@@ -75,6 +75,7 @@ export class WebhookOutbox {
       }
     }
     await this.queue.enqueue(ctx.trx, deliveries);
+    if (deliveries.length > 0) await this.queue.announceEnqueued(ctx.trx);
     return deliveries.length;
   }
 

@@ -81,6 +81,7 @@ export interface Capabilities {
 }
 
 export interface Database {
+  readonly url: string;
   readonly db: Kysely<Schema>;
   readonly dialect: DialectName;
   readonly capabilities: Capabilities;
@@ -100,7 +101,7 @@ export function openDatabase(url: string): Database {
     // An idle client's error (e.g. the server restarting) must not crash the process.
     pool.on('error', () => {});
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', capabilities: { rowLocks: true, jsonb: true }, close: () => db.destroy() };
+    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true, jsonb: true }, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -111,7 +112,7 @@ export function openDatabase(url: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', capabilities: { rowLocks: false, jsonb: false }, close: () => db.destroy() };
+  return { url, db, dialect: 'sqlite', capabilities: { rowLocks: false, jsonb: false }, close: () => db.destroy() };
 }
 
 export const decodeJson = (value: unknown): Record<string, unknown> =>

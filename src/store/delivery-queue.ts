@@ -4,6 +4,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
+import { notifyDeliveriesEnqueued } from './wakeups.js';
 
 export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'>;
 
@@ -25,6 +26,11 @@ export class DeliveryQueue {
       .insertInto('deliveries')
       .values(deliveries.map((delivery) => ({ ...delivery, status: 'pending' as const, attempts: 0 })))
       .execute();
+  }
+
+  /** Wakes worker processes once the enqueuing transaction commits (see store/wakeups.ts). */
+  async announceEnqueued(executor: Executor): Promise<void> {
+    await notifyDeliveriesEnqueued(this.database, executor);
   }
 
   /**

@@ -19,7 +19,7 @@ export interface ReceivedRequest {
 /** How to answer: a status, or a misbehaviour. */
 export type Answer =
   | number
-  | { status: number; headers?: Record<string, string> }
+  | { status: number; headers?: Record<string, string>; delayMs?: number }
   /** Never answer. */
   | 'hang'
   /** Answer 200, then send a body byte every 100 ms, forever. */
@@ -70,13 +70,22 @@ export class Receiver {
 
   private answer(answer: Answer, response: ServerResponse) {
     if (typeof answer === 'number') return response.writeHead(answer).end();
-    if (typeof answer === 'object') return response.writeHead(answer.status, answer.headers).end();
+    if (typeof answer === 'object') {
+      const send = () => response.writeHead(answer.status, answer.headers).end();
+      if (!answer.delayMs) return send();
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        send();
+      }, answer.delayMs);
+      this.timers.add(timer);
+      return;
+    }
     if (answer === 'hang') return;
     response.writeHead(200, { 'content-type': 'text/plain' });
     const chunk = answer === 'flood' ? 'x'.repeat(64 * 1024) : 'x';
     const timer = setInterval(() => {
       if (response.destroyed) {
-        clearInterval(timer);
+        clearTimeout(timer);
         this.timers.delete(timer);
       } else {
         response.write(chunk);
@@ -113,7 +122,10 @@ export class Receiver {
   async expectQuiet(ms: number): Promise<void> {
     const before = this.requests.length;
     await new Promise((resolve) => setTimeout(resolve, ms));
-    if (this.requests.length !== before) throw new Error(`receiver: expected no request, got ${JSON.stringify(this.requests.slice(before).map((r) => r.json))}`);
+    if (this.requests.length !== before) {
+      const extra = this.requests.slice(before).map((request) => `${request.path} ${request.rawBody.slice(0, 200)}`);
+      throw new Error(`receiver: expected no request, got ${extra.length}: ${extra.slice(0, 3).join(' | ')}`);
+    }
   }
 
   reset(): void {
@@ -122,7 +134,7 @@ export class Receiver {
   }
 
   async close(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.server.closeAllConnections?.();
     await new Promise((resolve) => this.server.close(resolve));
   }
