@@ -9,7 +9,7 @@ import { openTidings, type Tidings } from '../src/cli/composition.js';
 import { loadConfig } from '../src/config/config.js';
 import { formatDateTime } from '../src/domain/dates.js';
 import { catalogue } from '../src/domain/entities.js';
-import { newId } from '../src/engine/ids.js';
+import { newId } from '../src/domain/ids.js';
 import type { StoredRecord } from '../src/domain/projection.js';
 import { bootstrapSpace } from '../src/engine/space-bootstrap.js';
 import { RecordStore } from '../src/store/record-store.js';

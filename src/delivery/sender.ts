@@ -24,6 +24,9 @@ export interface AttemptResult {
   readonly forbidden: boolean;
   /** The response's `Retry-After` header, if any. */
   readonly retryAfter?: string;
+  readonly responseHeaders: Record<string, string | string[]> | null;
+  /** At most RESPONSE_BODY_LIMIT bytes of the response body, as text. */
+  readonly responseBody: string | null;
   readonly durationMs: number;
 }
 
@@ -63,19 +66,21 @@ export class HttpSender {
         signal,
       });
       // The status decides the outcome; a body that trickles is cut off with the attempt's deadline.
-      await response.body.dump({ limit: RESPONSE_BODY_LIMIT, signal }).catch(() => undefined);
+      const responseBody = await readPrefix(response.body, RESPONSE_BODY_LIMIT);
       const retryAfter = response.headers['retry-after'];
       return {
         status: response.statusCode,
         error: null,
         forbidden: false,
         retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        responseHeaders: response.headers as Record<string, string | string[]>,
+        responseBody,
         durationMs: elapsed(),
       };
     } catch (error) {
       const forbidden = findForbidden(error);
-      if (forbidden) return { status: null, error: `refused by the SSRF guard: ${forbidden.message}`, forbidden: true, durationMs: elapsed() };
-      return { status: null, error: describeNetworkError(error), forbidden: false, durationMs: elapsed() };
+      const failure = { status: null, forbidden: !!forbidden, responseHeaders: null, responseBody: null, durationMs: elapsed() };
+      return { ...failure, error: forbidden ? `refused by the SSRF guard: ${forbidden.message}` : describeNetworkError(error) };
     }
   }
 
@@ -122,6 +127,24 @@ export function guardedConnector(
       callback(null, socket!);
     });
   };
+}
+
+/** Reads up to `limit` bytes of a body, then lets the rest go; whatever arrived by the deadline counts. */
+async function readPrefix(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) break;
+    }
+  } catch {
+    // cut off by the attempt's deadline or a reset: keep what came
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 function findForbidden(error: unknown): ForbiddenTargetError | null {

@@ -140,7 +140,7 @@ export class DeliveryWorker {
     const { queue, sender, logger } = this.deps;
     const attemptedAt = this.now();
     if (!webhook || webhook.is_deleted) {
-      await queue.markFailed(delivery.id, this.id, { attemptedAt, status: null, error: 'the webhook was deleted' });
+      await queue.abandon(delivery.id, this.id, 'the webhook was deleted', attemptedAt);
       return;
     }
     const timestamp = Math.floor(attemptedAt / 1000);
@@ -150,14 +150,19 @@ export class DeliveryWorker {
       'user-agent': this.settings.userAgent,
       'webhook-id': delivery.id,
       'webhook-timestamp': String(timestamp),
-      ...signatureHeader(format, webhook.signature ? [webhook.signature] : [], delivery.id, timestamp, delivery.body),
     };
-    const result = await sender.send({ url: webhook.url, headers, body: delivery.body, insecureSsl: webhook.insecure_ssl });
+    const signature = signatureHeader(format, webhook.signature ? [webhook.signature] : [], delivery.id, timestamp, delivery.body);
+    const result = await sender.send({ url: webhook.url, headers: { ...headers, ...signature }, body: delivery.body, insecureSsl: webhook.insecure_ssl });
     const verdict = judgeAttempt(result.status, result.forbidden, result.retryAfter, attemptedAt);
     const outcome = {
       attemptedAt,
       status: result.status,
       error: result.error ?? (verdict.outcome === 'delivered' ? null : `HTTP ${result.status}`),
+      durationMs: result.durationMs,
+      // The attempt log keeps the headers sent, but never the signature.
+      requestHeaders: headers,
+      responseHeaders: result.responseHeaders,
+      responseBody: result.responseBody,
     };
     switch (verdict.outcome) {
       case 'delivered':

@@ -15,7 +15,7 @@ import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } 
 import { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
-import { newId } from './ids.js';
+import { newId } from '../domain/ids.js';
 import type { WriteContext, WriteOperation } from './write-context.js';
 
 const defaultValue = (definition: FieldDef) =>

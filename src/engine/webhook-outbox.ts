@@ -8,9 +8,12 @@ import { parseProjection, type StoredRecord } from '../domain/projection.js';
 import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefinition } from '../domain/webhook-matching.js';
 import type { DeliveryQueue, NewDelivery } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
-import { newId } from './ids.js';
+import { newId } from '../domain/ids.js';
 import type { Renderer } from './renderer.js';
 import type { WriteContext } from './write-context.js';
+
+/** More chunks than one operation can make (1,000 items at most, chunks of at least one). */
+const CHUNKS_PER_OPERATION = 10_000;
 
 /** Where a write came from, as far as webhooks care. */
 export interface WriteOrigin {
@@ -56,6 +59,8 @@ export class WebhookOutbox {
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
     const operationId = newId(commitTime);
+    // The space's revision counter advances in commit order (writes in a space are serialised).
+    const sequence = await this.records.nextRevision(ctx.trx, ctx.spaceId);
     const deliveries: NewDelivery[] = [];
     for (const [matcher, items] of itemsByWebhook) {
       const options = matcher.webhook.options ?? {};
@@ -71,6 +76,8 @@ export class WebhookOutbox {
           body: JSON.stringify(chunk.items),
           due_at: commitTime + chunk.delayMs,
           created_at: commitTime,
+          recordIds: chunk.items.map((item) => String(item.entity.id)),
+          sequence: sequence * CHUNKS_PER_OPERATION + chunk.index,
         });
       }
     }

@@ -63,10 +63,36 @@ export interface DeliveriesTable {
   finished_at: number | null;
 }
 
+export interface DeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  /** JSON; never the signature header. */
+  request_headers: string;
+  status: number | null;
+  /** JSON. */
+  response_headers: string | null;
+  /** A bounded prefix of the response body. */
+  response_body: string | null;
+  error: string | null;
+}
+
+export interface DeliveryRecordsTable {
+  delivery_id: string;
+  webhook_id: string;
+  record_id: string;
+  /** Orders a record's deliveries for one webhook in commit order. */
+  sequence: number;
+}
+
 export interface Schema {
   spaces: SpacesTable;
   records: RecordsTable;
   deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  delivery_records: DeliveryRecordsTable;
 }
 
 export type Executor = Kysely<Schema> | Transaction<Schema>;

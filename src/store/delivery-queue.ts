@@ -5,16 +5,27 @@ import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { notifyDeliveriesEnqueued } from './wakeups.js';
+import { newId } from '../domain/ids.js';
 
-export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'>;
+export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'> & {
+  /** The records the delivery's items are about. */
+  readonly recordIds: readonly string[];
+  /** Orders the deliveries of one record for one webhook: increases with each commit in a space. */
+  readonly sequence: number;
+};
 
 export type ClaimedDelivery = DeliveriesTable;
 
-/** What one attempt came to. */
+/** What one attempt came to, as the attempt log keeps it. */
 export interface AttemptOutcome {
   readonly attemptedAt: number;
   readonly status: number | null;
   readonly error: string | null;
+  readonly durationMs: number;
+  /** Without the signature header. */
+  readonly requestHeaders: Record<string, string>;
+  readonly responseHeaders: Record<string, string | string[]> | null;
+  readonly responseBody: string | null;
 }
 
 export class DeliveryQueue {
@@ -24,8 +35,20 @@ export class DeliveryQueue {
     if (deliveries.length === 0) return;
     await executor
       .insertInto('deliveries')
-      .values(deliveries.map((delivery) => ({ ...delivery, status: 'pending' as const, attempts: 0 })))
+      .values(deliveries.map(({ recordIds: _recordIds, sequence: _sequence, ...delivery }) => ({ ...delivery, status: 'pending' as const, attempts: 0 })))
       .execute();
+    const links = deliveries.flatMap((delivery) =>
+      [...new Set(delivery.recordIds)].map((recordId) => ({
+        delivery_id: delivery.id,
+        webhook_id: delivery.webhook_id,
+        record_id: recordId,
+        sequence: delivery.sequence,
+      })),
+    );
+    // Several hundred rows a statement keeps under SQLite's bound-parameter limit.
+    for (let start = 0; start < links.length; start += 500) {
+      await executor.insertInto('delivery_records').values(links.slice(start, start + 500)).execute();
+    }
   }
 
   /** Wakes worker processes once the enqueuing transaction commits (see store/wakeups.ts). */
@@ -100,14 +123,45 @@ export class DeliveryQueue {
     await this.finishAttempt(id, workerId, outcome, { status: 'failed', finished_at: outcome.attemptedAt });
   }
 
-  /** Records an attempt and releases the lease; only the lease holder may (a late worker changes nothing). */
+  /** Gives a delivery up without an attempt (its webhook is gone). */
+  async abandon(id: string, workerId: string, reason: string, at: number): Promise<void> {
+    await this.database.db
+      .updateTable('deliveries')
+      .set({ status: 'failed', last_error: reason, finished_at: at, locked_by: null, locked_until: null })
+      .where('id', '=', id)
+      .where('locked_by', '=', workerId)
+      .execute();
+  }
+
+  /**
+   * Logs an attempt and releases the lease; only the lease holder may (a late worker whose lease ran
+   * out changes nothing, and its attempt is not logged twice).
+   */
   private async finishAttempt(
     id: string,
     workerId: string,
     outcome: AttemptOutcome,
     changes: Partial<Pick<DeliveriesTable, 'status' | 'due_at' | 'finished_at'>>,
   ): Promise<void> {
-    await this.database.db
+    const { db } = this.database;
+    const holder = await db.selectFrom('deliveries').select('attempts').where('id', '=', id).where('locked_by', '=', workerId).executeTakeFirst();
+    if (!holder) return;
+    await db
+      .insertInto('delivery_attempts')
+      .values({
+        id: newId(outcome.attemptedAt),
+        delivery_id: id,
+        attempt: holder.attempts + 1,
+        started_at: outcome.attemptedAt,
+        duration_ms: outcome.durationMs,
+        request_headers: JSON.stringify(outcome.requestHeaders),
+        status: outcome.status,
+        response_headers: outcome.responseHeaders === null ? null : JSON.stringify(outcome.responseHeaders),
+        response_body: outcome.responseBody,
+        error: outcome.error,
+      })
+      .execute();
+    await db
       .updateTable('deliveries')
       .set({
         ...changes,

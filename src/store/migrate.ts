@@ -5,6 +5,7 @@ import { Migrator, type Migration } from 'kysely';
 import type { Database } from './database.js';
 import * as initial from './migrations/0001_initial.js';
 import * as deliveries from './migrations/0002_deliveries.js';
+import * as attemptLog from './migrations/0003_attempt_log.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -13,6 +14,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
   return {
     '0001_initial': { up: (db) => initial.up(db, database.dialect) },
     '0002_deliveries': { up: (db) => deliveries.up(db, database.dialect) },
+    '0003_attempt_log': { up: (db) => attemptLog.up(db) },
   };
 }
 

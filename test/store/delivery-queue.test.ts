@@ -8,11 +8,14 @@ import { SpaceStore } from '../../src/store/space-store.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../support/databases.js';
 
 let sequence = 0;
+const attempt = (attemptedAt: number, status: number, error: string | null) => ({
+  attemptedAt, status, error, durationMs: 5, requestHeaders: { 'webhook-id': 'x' }, responseHeaders: {}, responseBody: '',
+});
 const delivery = (dueAt: number): NewDelivery => {
   sequence += 1;
   return {
     id: `d-${String(sequence).padStart(6, '0')}`, space_id: 'queue_space', webhook_id: 'w', operation_id: 'op',
-    chunk_index: 0, events: '[]', item_count: 1, body: '[]', due_at: dueAt, created_at: dueAt,
+    chunk_index: 0, events: '[]', item_count: 1, body: '[]', due_at: dueAt, created_at: dueAt, recordIds: ['r1'], sequence,
   };
 };
 
@@ -54,13 +57,15 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const [retaken] = await queue.claimDue('other', now + 1_001, 10, 1_000);
     expect(retaken.id).toBe(leased.id);
 
-    await queue.markDelivered(leased.id, 'crashed', { attemptedAt: now + 2_000, status: 200, error: null });
+    await queue.markDelivered(leased.id, 'crashed', attempt(now + 2_000, 200, null));
     const [stillLeased] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
     expect(stillLeased).toMatchObject({ status: 'pending', attempts: 0, locked_by: 'other' });
 
-    await queue.reschedule(leased.id, 'other', { attemptedAt: now + 2_000, status: 500, error: 'HTTP 500' }, now + 9_000);
+    await queue.reschedule(leased.id, 'other', attempt(now + 2_000, 500, 'HTTP 500'), now + 9_000);
     const [rescheduled] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
     expect(rescheduled).toMatchObject({ status: 'pending', attempts: 1, due_at: now + 9_000, last_status: 500, locked_by: null });
     expect(await queue.nextDueAt()).toBe(now + 9_000);
+    const attempts = await database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', leased.id).execute();
+    expect(attempts.map((row) => [row.attempt, row.status])).toEqual([[1, 500]]);
   });
 });
