@@ -11,6 +11,7 @@ import { bootstrapSpace, type BootstrapResult } from '../engine/space-bootstrap.
 import { WebhookOutbox } from '../engine/webhook-outbox.js';
 import { buildApp } from '../http/app.js';
 import { openDatabase, type Database } from '../store/database.js';
+import { DeliveryLog } from '../store/delivery-log.js';
 import { DeliveryQueue } from '../store/delivery-queue.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { RecordStore } from '../store/record-store.js';
@@ -60,17 +61,37 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
     options.logger?.warn({ err: error }, 'lost the wake-up connection; reconnecting (polling meanwhile)'),
   );
   worker.start();
+  const purge = startRetentionPurge(config, new DeliveryLog(database), options.logger);
   let stopped = false;
   return {
     worker,
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      clearInterval(purge);
       await listener.close();
       await worker.stop();
       await sender.close();
     },
   };
+}
+
+const PURGE_INTERVAL_MS = 3_600_000;
+
+/** Purges delivered history older than the retention period: at start, then hourly. */
+function startRetentionPurge(config: Config, log: DeliveryLog, logger?: FastifyBaseLogger): NodeJS.Timeout {
+  const purge = async () => {
+    try {
+      const purged = await log.purgeDelivered(Date.now() - config.retentionDays * 86_400_000);
+      if (purged > 0) logger?.info({ purged }, 'purged delivered history past the retention period');
+    } catch (error) {
+      logger?.warn({ err: error }, 'retention purge failed; will try again');
+    }
+  };
+  void purge();
+  const timer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -98,8 +119,10 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       outbox: new WebhookOutbox(records, queue, catalogue, renderer),
       onDeliveriesEnqueued: () => running?.worker.wake(),
     });
+    const wake = () => running?.worker.wake();
     const app = await buildApp({
       engine, catalogue, spaces, db: database.db, logger: options.logger, bodyLimitBytes: config.bodyLimitBytes, version,
+      deliveries: { log: new DeliveryLog(database), queue, records, wake, clock: Date.now },
     });
     let closed = false;
     return {

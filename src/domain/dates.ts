@@ -59,3 +59,6 @@ export function parseDate(text: string): string | null {
 }
 
 export const nowDateTime = (clock: () => Date = () => new Date()) => formatDateTime(clock());
+
+/** Epoch milliseconds of a canonical date-time (as `parseDateTime` returns). */
+export const epochMs = (canonical: string) => Date.parse(`${canonical.slice(0, 23).replace(' ', 'T')}Z`);

@@ -57,3 +57,12 @@ export function chunkItems<T>(items: readonly T[], chunkSize = DEFAULT_CHUNK_SIZ
   }
   return chunks;
 }
+
+/** More chunks than one operation can make (1,000 items at most, chunks of at least one). */
+const CHUNKS_PER_OPERATION = 10_000;
+
+/**
+ * Orders deliveries in commit order: the space's revision at the commit (writes in a space are
+ * serialised, so it grows with each commit), then the chunk's index.
+ */
+export const deliverySequence = (revision: number, chunkIndex: number) => revision * CHUNKS_PER_OPERATION + chunkIndex;

@@ -3,7 +3,7 @@
 // the deliveries. A write that rolls back leaves no delivery; one that commits cannot lose one.
 import type { Catalogue } from '../domain/catalogue.js';
 import { DOCUMENT_LINK_FIELDS, deriveEvents, type EventOccurrence, type RecordRef } from '../domain/event-derivation.js';
-import { chunkItems, describeChanges, embeddedWebhook, type NotificationItem } from '../domain/notification.js';
+import { chunkItems, deliverySequence, describeChanges, embeddedWebhook, type NotificationItem } from '../domain/notification.js';
 import { parseProjection, type StoredRecord } from '../domain/projection.js';
 import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefinition } from '../domain/webhook-matching.js';
 import type { DeliveryQueue, NewDelivery } from '../store/delivery-queue.js';
@@ -11,9 +11,6 @@ import type { RecordStore } from '../store/record-store.js';
 import { newId } from '../domain/ids.js';
 import type { Renderer } from './renderer.js';
 import type { WriteContext } from './write-context.js';
-
-/** More chunks than one operation can make (1,000 items at most, chunks of at least one). */
-const CHUNKS_PER_OPERATION = 10_000;
 
 /** Where a write came from, as far as webhooks care. */
 export interface WriteOrigin {
@@ -59,8 +56,7 @@ export class WebhookOutbox {
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
     const operationId = newId(commitTime);
-    // The space's revision counter advances in commit order (writes in a space are serialised).
-    const sequence = await this.records.nextRevision(ctx.trx, ctx.spaceId);
+    const revision = await this.records.nextRevision(ctx.trx, ctx.spaceId);
     const deliveries: NewDelivery[] = [];
     for (const [matcher, items] of itemsByWebhook) {
       const options = matcher.webhook.options ?? {};
@@ -77,7 +73,7 @@ export class WebhookOutbox {
           due_at: commitTime + chunk.delayMs,
           created_at: commitTime,
           recordIds: chunk.items.map((item) => String(item.entity.id)),
-          sequence: sequence * CHUNKS_PER_OPERATION + chunk.index,
+          sequence: deliverySequence(revision, chunk.index),
         });
       }
     }

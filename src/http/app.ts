@@ -18,6 +18,11 @@ import { getEntity } from './routes/entities.get.js';
 import { listEntities } from './routes/entities.list.js';
 import { updateEntity } from './routes/entities.update.js';
 import { conversionRoutes } from './routes/leads.conversion.js';
+import { getDelivery } from './routes/deliveries.get.js';
+import { listDeliveries } from './routes/deliveries.list.js';
+import { resendDeliveries } from './routes/deliveries.resend.js';
+import type { DeliveryRouteContext } from './routes/deliveries.shared.js';
+import { pingWebhook } from './routes/webhooks.ping.js';
 
 export const API_PREFIX = '/api/v100/rest/spaces/:spaceId';
 
@@ -29,8 +34,11 @@ export interface AppDependencies {
   readonly logger?: FastifyBaseLogger;
   readonly bodyLimitBytes?: number;
   readonly version: string;
+  /** The attempt-log routes (list, inspect, redeliver, replay, ping). */
+  readonly deliveries: DeliveryRouteContext;
 }
 
+const deliveryRoutes = [listDeliveries, getDelivery, resendDeliveries, pingWebhook];
 const entityRoutes = [listEntities, getEntity, createEntity, updateEntity, deleteEntity, batchEntities];
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -83,6 +91,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         for (const route of entityRoutes) route(api, context, entity);
       }
       conversionRoutes(api, context);
+      for (const route of deliveryRoutes) route(api, deps.deliveries);
       api.all('/entities/*', { schema: { hide: true } }, async (request) => {
         const name = (request.params as { '*': string })['*'].split('/')[0];
         throw new ApiError(ErrorKinds.unknownType, `Unknown entity type '${name}'; see /docs for the entity collections.`);

@@ -2,6 +2,7 @@
 // runs out frees its rows, and only the lease holder records an attempt.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/database.js';
+import { DeliveryLog } from '../../src/store/delivery-log.js';
 import { DeliveryQueue, type NewDelivery } from '../../src/store/delivery-queue.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { SpaceStore } from '../../src/store/space-store.js';
@@ -67,5 +68,21 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect(await queue.nextDueAt()).toBe(now + 9_000);
     const attempts = await database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', leased.id).execute();
     expect(attempts.map((row) => [row.attempt, row.status])).toEqual([[1, 500]]);
+  });
+
+  it('purges delivered history past retention, and nothing else', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 3_000_000;
+    const [old, recent, failed] = [delivery(now), delivery(now), delivery(now)];
+    await queue.enqueue(database.db, [old, recent, failed]);
+    await queue.claimDue('w', now, 10, 1_000);
+    await queue.markDelivered(old.id, 'w', attempt(now, 200, null));
+    await queue.markDelivered(recent.id, 'w', attempt(now + 10_000, 200, null));
+    await queue.markFailed(failed.id, 'w', attempt(now, 500, 'HTTP 500'));
+    expect(await new DeliveryLog(database).purgeDelivered(now + 5_000)).toBe(1);
+    const left = await database.db.selectFrom('deliveries').select('id').orderBy('id').execute();
+    expect(left.map((row) => row.id)).toEqual([recent.id, failed.id]);
+    expect(await database.db.selectFrom('delivery_attempts').select('id').where('delivery_id', '=', old.id).execute()).toEqual([]);
+    expect(await database.db.selectFrom('delivery_records').select('record_id').where('delivery_id', '=', old.id).execute()).toEqual([]);
   });
 });
