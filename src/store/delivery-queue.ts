@@ -16,6 +16,9 @@ export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' |
 
 export type ClaimedDelivery = DeliveriesTable;
 
+/** Candidates read per claim, per row wanted: room to skip webhooks that reach their cap. */
+const CANDIDATES_PER_CLAIM = 4;
+
 /** What one attempt came to, as the attempt log keeps it. */
 export interface AttemptOutcome {
   readonly attemptedAt: number;
@@ -57,27 +60,83 @@ export class DeliveryQueue {
   }
 
   /**
-   * Leases up to `limit` due deliveries to `workerId` until `now + leaseMs`. On PostgreSQL concurrent
-   * workers skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite has one writer.
+   * Leases up to `limit` due deliveries to `workerId` until `now + leaseMs`, fairly:
+   * - per record: a delivery waits while an earlier one of the same webhook about one of its records
+   *   is still pending (commit order; a failing record holds back only its own later deliveries);
+   * - per webhook: at most `perWebhook` of a webhook's deliveries are in flight at once, so a slow
+   *   receiver cannot take every worker;
+   * - a disabled webhook's deliveries wait.
+   * In one transaction, the earliest due rows are read (an index range that stops early; on
+   * PostgreSQL locked with SKIP LOCKED, so concurrent workers read disjoint windows), the two fairness
+   * rules are applied to that window, and the chosen rows are leased.
+   * A window full of one capped webhook's rows leaves the worker idle until an attempt ends; failed
+   * attempts move their rows out of the window (their next attempt is due later).
    */
-  async claimDue(workerId: string, now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDue(workerId: string, now: number, limit: number, leaseMs: number, perWebhook = limit): Promise<ClaimedDelivery[]> {
     const { db, capabilities } = this.database;
-    let due = db
-      .selectFrom('deliveries')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('due_at', '<=', now)
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-      .where(this.webhookEnabled())
-      .orderBy('due_at')
-      .limit(limit);
-    if (capabilities.rowLocks) due = due.forUpdate().skipLocked();
-    return db
-      .updateTable('deliveries')
-      .set({ locked_by: workerId, locked_until: now + leaseMs })
-      .where('id', 'in', due)
-      .returningAll()
+    return db.transaction().execute(async (trx) => {
+      let window = trx
+        .selectFrom('deliveries')
+        .select(['id', 'webhook_id'])
+        .where('status', '=', 'pending')
+        .where('due_at', '<=', now)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+        .where(this.webhookEnabled())
+        .orderBy('due_at')
+        .limit(limit * CANDIDATES_PER_CLAIM);
+      // Concurrent workers read disjoint windows; rows not picked are free again at commit.
+      if (capabilities.rowLocks) window = window.forUpdate().skipLocked();
+      const candidates = await window.execute();
+      if (candidates.length === 0) return [];
+      const inFlight = await this.inFlightByWebhook(trx, now);
+      const heldBack = await this.heldBackByEarlier(trx, candidates.map((row) => row.id));
+      const picked: string[] = [];
+      for (const candidate of candidates) {
+        const flying = inFlight.get(candidate.webhook_id) ?? 0;
+        if (flying >= perWebhook || heldBack.has(candidate.id)) continue;
+        inFlight.set(candidate.webhook_id, flying + 1);
+        picked.push(candidate.id);
+        if (picked.length === limit) break;
+      }
+      if (picked.length === 0) return [];
+      return trx
+        .updateTable('deliveries')
+        .set({ locked_by: workerId, locked_until: now + leaseMs })
+        .where('id', 'in', picked)
+        .returningAll()
+        .execute();
+    });
+  }
+
+  /** Of these deliveries, those with an earlier pending delivery of their webhook about one of their records. */
+  private async heldBackByEarlier(executor: Executor, ids: readonly string[]): Promise<Set<string>> {
+    const rows = await executor
+      .selectFrom('delivery_records as mine')
+      .innerJoin('delivery_records as earlier', (join) =>
+        join
+          .onRef('earlier.webhook_id', '=', 'mine.webhook_id')
+          .onRef('earlier.record_id', '=', 'mine.record_id')
+          .onRef('earlier.sequence', '<', 'mine.sequence'),
+      )
+      .innerJoin('deliveries as before', 'before.id', 'earlier.delivery_id')
+      .select('mine.delivery_id')
+      .distinct()
+      .where('mine.delivery_id', 'in', [...ids])
+      .where('before.status', '=', 'pending')
       .execute();
+    return new Set(rows.map((row) => row.delivery_id));
+  }
+
+  /** Leased (in flight) deliveries per webhook. */
+  private async inFlightByWebhook(executor: Executor, now: number): Promise<Map<string, number>> {
+    const rows = await executor
+      .selectFrom('deliveries')
+      .select(['webhook_id', (eb) => eb.fn.countAll().as('in_flight')])
+      .where('locked_until', '>', now)
+      .where('status', '=', 'pending')
+      .groupBy('webhook_id')
+      .execute();
+    return new Map(rows.map((row) => [row.webhook_id, Number(row.in_flight)]));
   }
 
   /**

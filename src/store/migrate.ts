@@ -6,6 +6,7 @@ import type { Database } from './database.js';
 import * as initial from './migrations/0001_initial.js';
 import * as deliveries from './migrations/0002_deliveries.js';
 import * as attemptLog from './migrations/0003_attempt_log.js';
+import * as claimIndexes from './migrations/0004_claim_indexes.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -15,6 +16,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
     '0001_initial': { up: (db) => initial.up(db, database.dialect) },
     '0002_deliveries': { up: (db) => deliveries.up(db, database.dialect) },
     '0003_attempt_log': { up: (db) => attemptLog.up(db) },
+    '0004_claim_indexes': { up: (db) => claimIndexes.up(db) },
   };
 }
 

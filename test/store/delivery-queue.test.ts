@@ -16,7 +16,7 @@ const delivery = (dueAt: number): NewDelivery => {
   sequence += 1;
   return {
     id: `d-${String(sequence).padStart(6, '0')}`, space_id: 'queue_space', webhook_id: 'w', operation_id: 'op',
-    chunk_index: 0, events: '[]', item_count: 1, body: '[]', due_at: dueAt, created_at: dueAt, recordIds: ['r1'], sequence,
+    chunk_index: 0, events: '[]', item_count: 1, body: '[]', due_at: dueAt, created_at: dueAt, recordIds: [`record-${sequence}`], sequence,
   };
 };
 
@@ -41,12 +41,28 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 1_000_000;
     await queue.enqueue(database.db, [...Array.from({ length: 20 }, () => delivery(now - 10)), delivery(now + 60_000)]);
-    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000), queue.claimDue('b', now, 15, 30_000)]);
-    const claimed = [...first, ...second].map((row) => row.id);
+    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000, 100), queue.claimDue('b', now, 15, 30_000, 100)]);
+    const third = await queue.claimDue('c', now, 15, 30_000, 100);
+    const claimed = [...first, ...second, ...third].map((row) => row.id);
     expect(claimed).toHaveLength(20);
     expect(new Set(claimed).size).toBe(20);
-    expect(await queue.claimDue('c', now, 100, 30_000)).toEqual([]);
+    expect(await queue.claimDue('d', now, 100, 30_000, 100)).toEqual([]);
     expect(await queue.nextDueAt()).toBe(now + 30_000);
+  });
+
+  it("leases a record's deliveries one at a time, in commit order, and caps each webhook", async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_500_000;
+    const first = { ...delivery(now), recordIds: ['shared'] };
+    const second = { ...delivery(now), recordIds: ['shared'] };
+    const others = Array.from({ length: 5 }, () => delivery(now));
+    await queue.enqueue(database.db, [second, ...others, first].map((row) => ({ ...row, webhook_id: 'capped' })));
+    const claimed = await queue.claimDue('a', now, 10, 30_000, 3);
+    expect(claimed).toHaveLength(3);
+    expect(claimed.map((row) => row.id)).not.toContain(second.id);
+    await queue.markDelivered(first.id, 'a', attempt(now, 200, null));
+    const next = await queue.claimDue('a', now, 10, 30_000, 3);
+    expect(next.length).toBeLessThanOrEqual(1);
   });
 
   it('frees the rows of a lease that ran out, and ignores the late worker', async () => {

@@ -32,6 +32,9 @@ export class Receiver {
   /** The answer; a function can vary it per request. */
   respond: Answer | ((request: ReceivedRequest, index: number) => Answer) = 204;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Requests being answered right now, per path, and the most there were at once. */
+  private readonly open = new Map<string, number>();
+  readonly maxConcurrent = new Map<string, number>();
   private waiters: (() => void)[] = [];
 
   private constructor(
@@ -50,6 +53,11 @@ export class Receiver {
   }
 
   private handle(request: IncomingMessage, response: ServerResponse) {
+    const path = request.url ?? '/';
+    const open = (this.open.get(path) ?? 0) + 1;
+    this.open.set(path, open);
+    this.maxConcurrent.set(path, Math.max(open, this.maxConcurrent.get(path) ?? 0));
+    response.on('close', () => this.open.set(path, (this.open.get(path) ?? 1) - 1));
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
