@@ -55,6 +55,7 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
       deliveryTimeoutMs: config.deliveryTimeoutMs,
       userAgent: `Tidings/${version}`,
       pollIntervalMs: options.workerPollIntervalMs,
+      signatureGraceHours: config.signatureGraceHours,
     },
   );
   const listener = listenForDeliveries(database, () => worker.wake(), (error) =>

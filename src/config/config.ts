@@ -44,6 +44,7 @@ const environmentSchema = z.object({
     .default(DEFAULT_RETRY_SCHEDULE)
     .transform((text) => text.split(',').map((part) => Number(part.trim()))),
   TIDINGS_DELIVERY_TIMEOUT_MS: integerText('TIDINGS_DELIVERY_TIMEOUT_MS', 100, 600_000).default(15_000),
+  TIDINGS_SIGNATURE_GRACE_HOURS: integerText('TIDINGS_SIGNATURE_GRACE_HOURS', 0, 720).default(24),
   TIDINGS_RETENTION_DAYS: integerText('TIDINGS_RETENTION_DAYS', 1, 3650).default(30),
   TIDINGS_BODY_LIMIT_BYTES: integerText('TIDINGS_BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024).default(4 * 1024 * 1024),
   TIDINGS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -61,6 +62,8 @@ export interface Config {
   readonly retryScheduleSeconds: readonly number[];
   readonly deliveryTimeoutMs: number;
   readonly bodyLimitBytes: number;
+  /** After a secret rotation, the previous secret signs beside the new one for this long. */
+  readonly signatureGraceHours: number;
   /** Delivered history older than this many days is purged. */
   readonly retentionDays: number;
   readonly logLevel: string;
@@ -91,6 +94,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     deliveryTimeoutMs: env.TIDINGS_DELIVERY_TIMEOUT_MS,
     bodyLimitBytes: env.TIDINGS_BODY_LIMIT_BYTES,
     retentionDays: env.TIDINGS_RETENTION_DAYS,
+    signatureGraceHours: env.TIDINGS_SIGNATURE_GRACE_HOURS,
     logLevel: env.TIDINGS_LOG_LEVEL,
   });
 }

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { judgeAttempt } from '../domain/failure-policy.js';
 import { retryDelayMs } from '../domain/retry-schedule.js';
-import { signatureHeader } from '../domain/signatures.js';
+import { epochMs } from '../domain/dates.js';
+import { signatureHeader, type SignatureFormat } from '../domain/signatures.js';
 import type { WebhookDefinition } from '../domain/webhook-matching.js';
 import type { ClaimedDelivery, DeliveryQueue } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
@@ -21,6 +22,8 @@ export interface WorkerSettings {
   readonly concurrency?: number;
   /** The longest sleep without a wake-up: a backstop against a missed one. */
   readonly pollIntervalMs?: number;
+  /** How long a previous secret keeps signing after a rotation (default 24). */
+  readonly signatureGraceHours?: number;
   /** At most this many deliveries of one webhook in flight at once. */
   readonly perWebhookConcurrency?: number;
 }
@@ -140,6 +143,16 @@ export class DeliveryWorker {
     });
   }
 
+  // During a rotation (Standard Webhooks form only: Pipeliner's header holds one value) the previous
+  // secret signs beside the new one until the grace period ends.
+  private secretsOf(webhook: WebhookDefinition, format: SignatureFormat, now: number): string[] {
+    if (!webhook.signature) return [];
+    const previous = webhook.previous_signature;
+    const rotated = webhook.signature_rotated ? epochMs(webhook.signature_rotated) : 0;
+    const inGrace = now - rotated < (this.settings.signatureGraceHours ?? 24) * 3_600_000;
+    return format === 'standard-webhooks' && previous && inGrace ? [webhook.signature, previous] : [webhook.signature];
+  }
+
   private async loadWebhooks(claimed: readonly ClaimedDelivery[]): Promise<Map<string, WebhookDefinition>> {
     const bySpace = new Map<string, Set<string>>();
     for (const delivery of claimed) {
@@ -169,7 +182,7 @@ export class DeliveryWorker {
       'webhook-id': delivery.id,
       'webhook-timestamp': String(timestamp),
     };
-    const signature = signatureHeader(format, webhook.signature ? [webhook.signature] : [], delivery.id, timestamp, delivery.body);
+    const signature = signatureHeader(format, this.secretsOf(webhook, format, attemptedAt), delivery.id, timestamp, delivery.body);
     const result = await sender.send({ url: webhook.url, headers: { ...headers, ...signature }, body: delivery.body, insecureSsl: webhook.insecure_ssl });
     const verdict = judgeAttempt(result.status, result.forbidden, result.retryAfter, attemptedAt);
     const outcome = {

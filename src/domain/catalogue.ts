@@ -18,6 +18,8 @@ export interface FieldDef {
   readonly type: FieldType;
   readonly required?: boolean;
   readonly readOnly?: boolean;
+  /** Kept by the engine for itself: never rendered, never written through the API (a past secret). */
+  readonly hidden?: boolean;
   /** Allowed values of an enum field. */
   readonly enum?: readonly (number | string)[];
   /** A to-one relation: this `<name>_id` field points at one of these entity types. */

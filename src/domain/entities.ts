@@ -546,6 +546,8 @@ export const entities: EntityDef[] = [
       description: 'Tidings extension: deliveries are held (not dropped) while true; set false to resume and send what waited',
     }),
     disabled_reason: string({ readOnly: true, description: 'Tidings extension: why delivery stopped, e.g. a 410 from the receiver' }),
+    signature_rotated: dateTime({ readOnly: true, description: 'Tidings extension: when `signature` last changed' }),
+    previous_signature: { type: 'uuid', hidden: true },
   }),
   entity('WebhookEvent', 'WebhookEvents', 'One subscribed event of a webhook; kept in step with `Webhook.events`.', {
     webhook_id: relation('Webhook', { required: true }),

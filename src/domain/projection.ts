@@ -34,7 +34,7 @@ export const relationTargets = (relation: RelationKind): readonly string[] =>
 
 /** Every key an entity renders: its fields, its to-one relation keys, to-many and derived relations. */
 export function renderedKeys(entity: EntityDef): string[] {
-  const keys = Object.keys(entity.fields);
+  const keys = Object.keys(entity.fields).filter((field) => !entity.fields[field].hidden);
   for (const [field, definition] of Object.entries(entity.fields)) {
     if (definition.relation) keys.push(relationKey(field));
   }

@@ -86,7 +86,7 @@ export function validateWrite(
   ]);
 
   for (const [field, raw] of Object.entries(input)) {
-    const definition = entity.fields[field];
+    const definition = entity.fields[field]?.hidden ? undefined : entity.fields[field];
     if (!definition) {
       if (!renderedOnly.has(field)) {
         errors.push(fieldError(field, ErrorKinds.fieldValidation, `${entity.name} has no field '${field}'.`));

@@ -18,6 +18,8 @@ export interface WebhookDefinition extends StoredRecord {
   readonly is_deleted: boolean;
   readonly created: string;
   readonly modified: string;
+  readonly previous_signature?: string | null;
+  readonly signature_rotated?: string | null;
 }
 
 /** The facts about one event that matching needs beyond the occurrence itself. */

@@ -40,7 +40,7 @@ export class EntityRules {
       const owner = await this.store.findById(ctx.trx, ctx.spaceId, record.owner_id);
       if (owner?.data.default_unit_id) derived.unit_id = owner.data.default_unit_id;
     }
-    if (entity.name === 'Webhook' && record.is_disabled !== true) derived.disabled_reason = null;
+    if (entity.name === 'Webhook') Object.assign(derived, webhookDerivations(before, record, ctx.now));
     if (hasLifecycle(entity.name)) {
       const inLastStep = typeof record.step_id === 'string' ? await this.isLastStep(ctx, record.step_id) : null;
       Object.assign(derived, lifecycleChanges(entity.name, entity.fields, before, record, { inLastStep, now: ctx.now }));
@@ -123,6 +123,17 @@ export class EntityRules {
       await writer.save('Webhook', webhook.data, { ...webhook.data, events }, 'update');
     }
   }
+}
+
+// Re-enabling clears the reason; a new secret keeps the old one for the rotation grace period.
+function webhookDerivations(before: StoredRecord | null, record: StoredRecord, now: string): Record<string, unknown> {
+  const derived: Record<string, unknown> = {};
+  if (record.is_disabled !== true) derived.disabled_reason = null;
+  if (before && before.signature !== record.signature) {
+    derived.previous_signature = before.signature ?? null;
+    derived.signature_rotated = now;
+  }
+  return derived;
 }
 
 /** Raised by a rule that finds the write invalid only once related rows are looked at. */

@@ -44,6 +44,7 @@ function fieldSchema(definition: FieldDef): JsonSchema {
 export function entityOutputSchema(entity: EntityDef): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const [field, definition] of Object.entries(entity.fields)) {
+    if (definition.hidden) continue;
     properties[field] = fieldSchema(definition);
     if (definition.relation) {
       properties[relationKey(field)] = {
@@ -71,7 +72,7 @@ export function entityInputSchema(entity: EntityDef, forUpdate: boolean): JsonSc
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const [field, definition] of Object.entries(entity.fields)) {
-    if (definition.readOnly) continue;
+    if (definition.readOnly || definition.hidden) continue;
     properties[field] = fieldSchema(definition);
     if (definition.required && !forUpdate) required.push(field);
   }

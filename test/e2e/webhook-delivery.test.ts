@@ -89,6 +89,25 @@ describe.each(databaseKinds)('webhook delivery (%s)', (kind) => {
     expect(() => verifier.verify(request.rawBody.replace('Standard', 'Tampered'), headers)).toThrow();
   });
 
+  it('keeps signing with the previous secret beside the new one after a rotation (Standard Webhooks)', async () => {
+    const NEW_SECRET = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
+    const rotating = await webhook({
+      url: `${receiver.url}/rotating`, events: ['Product.Create'], signature: SECRET, options: { signature_format: 'standard-webhooks' },
+    });
+    const patched = await api.patch(`entities/Webhooks/${rotating.id}`, { signature: NEW_SECRET });
+    expect(patched.body.data.signature_rotated).toMatch(/\+00:00$/);
+    expect(JSON.stringify(patched.body)).not.toContain(SECRET);
+    await api.create('Products', { name: 'Rotated' });
+    const [request] = await receiver.waitForRequests(1);
+    const signatures = String(request.headers['webhook-signature']).split(' ');
+    expect(signatures).toHaveLength(2);
+    const headers = { 'webhook-id': String(request.headers['webhook-id']), 'webhook-timestamp': String(request.headers['webhook-timestamp']) };
+    for (const secret of [SECRET, NEW_SECRET]) {
+      const verifier = new StandardWebhook(standardWebhooksSecret(secret));
+      expect(verifier.verify(request.rawBody, { ...headers, 'webhook-signature': String(request.headers['webhook-signature']) })).toEqual(request.json);
+    }
+  });
+
   it('retries a failed attempt with the same webhook-id and the same bytes', async () => {
     await webhook({ url: `${receiver.url}/flaky`, events: ['Product.Create'], signature: SECRET });
     receiver.respond = (_request, index) => (index === 0 ? 500 : 204);
