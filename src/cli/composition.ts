@@ -56,6 +56,7 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
       userAgent: `Tidings/${version}`,
       pollIntervalMs: options.workerPollIntervalMs,
       signatureGraceHours: config.signatureGraceHours,
+      breaker: config.breaker,
     },
   );
   const listener = listenForDeliveries(database, () => worker.wake(), (error) =>

@@ -1,6 +1,7 @@
 // The configuration: one Zod schema over the environment, parsed once into a frozen Config. Nothing
 // else reads process.env. A bad value stops start-up with a message naming the variable.
 import { z } from 'zod';
+import type { BreakerSettings } from '../domain/circuit-breaker.js';
 import { TargetPolicy } from '../domain/target-policy.js';
 import { spaceIdPattern } from '../domain/validation.js';
 
@@ -44,6 +45,10 @@ const environmentSchema = z.object({
     .default(DEFAULT_RETRY_SCHEDULE)
     .transform((text) => text.split(',').map((part) => Number(part.trim()))),
   TIDINGS_DELIVERY_TIMEOUT_MS: integerText('TIDINGS_DELIVERY_TIMEOUT_MS', 100, 600_000).default(15_000),
+  TIDINGS_BREAKER_THRESHOLD: integerText('TIDINGS_BREAKER_THRESHOLD', 1, 1000).default(5),
+  TIDINGS_BREAKER_COOLDOWN_MS: integerText('TIDINGS_BREAKER_COOLDOWN_MS', 100, 3_600_000).default(30_000),
+  TIDINGS_UNHEALTHY_WARN_AFTER_SECONDS: integerText('TIDINGS_UNHEALTHY_WARN_AFTER_SECONDS', 1, 31_536_000).default(86_400),
+  TIDINGS_UNHEALTHY_DISABLE_AFTER_SECONDS: integerText('TIDINGS_UNHEALTHY_DISABLE_AFTER_SECONDS', 1, 31_536_000).default(259_200),
   TIDINGS_SIGNATURE_GRACE_HOURS: integerText('TIDINGS_SIGNATURE_GRACE_HOURS', 0, 720).default(24),
   TIDINGS_RETENTION_DAYS: integerText('TIDINGS_RETENTION_DAYS', 1, 3650).default(30),
   TIDINGS_BODY_LIMIT_BYTES: integerText('TIDINGS_BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -62,6 +67,8 @@ export interface Config {
   readonly retryScheduleSeconds: readonly number[];
   readonly deliveryTimeoutMs: number;
   readonly bodyLimitBytes: number;
+  /** The circuit breaker and the auto-disabling of webhooks that fail for long. */
+  readonly breaker: BreakerSettings;
   /** After a secret rotation, the previous secret signs beside the new one for this long. */
   readonly signatureGraceHours: number;
   /** Delivered history older than this many days is purged. */
@@ -95,6 +102,13 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     bodyLimitBytes: env.TIDINGS_BODY_LIMIT_BYTES,
     retentionDays: env.TIDINGS_RETENTION_DAYS,
     signatureGraceHours: env.TIDINGS_SIGNATURE_GRACE_HOURS,
+    breaker: Object.freeze({
+      threshold: env.TIDINGS_BREAKER_THRESHOLD,
+      cooldownMs: env.TIDINGS_BREAKER_COOLDOWN_MS,
+      maxCooldownMs: Math.max(env.TIDINGS_BREAKER_COOLDOWN_MS, 600_000),
+      warnAfterMs: env.TIDINGS_UNHEALTHY_WARN_AFTER_SECONDS * 1000,
+      disableAfterMs: env.TIDINGS_UNHEALTHY_DISABLE_AFTER_SECONDS * 1000,
+    }),
     logLevel: env.TIDINGS_LOG_LEVEL,
   });
 }

@@ -4,6 +4,7 @@
 // commit. Nothing here throws into the loop: a failed iteration is logged and retried.
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import type { BreakerSettings } from '../domain/circuit-breaker.js';
 import { judgeAttempt } from '../domain/failure-policy.js';
 import { retryDelayMs } from '../domain/retry-schedule.js';
 import { epochMs } from '../domain/dates.js';
@@ -24,6 +25,7 @@ export interface WorkerSettings {
   readonly pollIntervalMs?: number;
   /** How long a previous secret keeps signing after a rotation (default 24). */
   readonly signatureGraceHours?: number;
+  readonly breaker: BreakerSettings;
   /** At most this many deliveries of one webhook in flight at once. */
   readonly perWebhookConcurrency?: number;
 }
@@ -93,7 +95,10 @@ export class DeliveryWorker {
         this.wakeRequested = false;
         const free = concurrency - inFlight.size;
         if (free > 0) {
-          const claimed = await this.deps.queue.claimDue(this.id, this.now(), free, leaseMs, perWebhook);
+          const claimed = await this.deps.queue.claimDue(this.id, this.now(), free, leaseMs, {
+            perWebhook,
+            breakerThreshold: this.settings.breaker.threshold,
+          });
           if (claimed.length > 0) {
             const webhooks = await this.loadWebhooks(claimed);
             for (const delivery of claimed) {
@@ -195,6 +200,13 @@ export class DeliveryWorker {
       responseHeaders: result.responseHeaders,
       responseBody: result.responseBody,
     };
+    if (verdict.outcome === 'delivered') {
+      await this.deps.webhookStatus.recordSuccess(delivery.space_id, webhook.id, attemptedAt);
+    } else if (!result.forbidden) {
+      const health = await this.deps.webhookStatus.recordFailure(delivery.space_id, webhook.id, attemptedAt, this.settings.breaker);
+      if (health.warned) logger?.warn({ webhook: webhook.id }, 'webhook failing for long: it will be disabled if this goes on');
+      if (health.disabled) logger?.warn({ webhook: webhook.id }, 'webhook disabled after failing for too long');
+    }
     switch (verdict.outcome) {
       case 'delivered':
         await queue.markDelivered(delivery.id, this.id, outcome);

@@ -547,6 +547,13 @@ export const entities: EntityDef[] = [
     }),
     disabled_reason: string({ readOnly: true, description: 'Tidings extension: why delivery stopped, e.g. a 410 from the receiver' }),
     signature_rotated: dateTime({ readOnly: true, description: 'Tidings extension: when `signature` last changed' }),
+    health_state: oneOf(['healthy', 'failing', 'open'], {
+      readOnly: true,
+      default: 'healthy',
+      description: 'Tidings extension: open = deliveries paused after a run of failures (the circuit breaker)',
+    }),
+    failing_since: dateTime({ readOnly: true, description: 'Tidings extension: start of the current run of failures' }),
+    health_warning: string({ readOnly: true, description: 'Tidings extension: set when a long outage may soon disable the webhook' }),
     previous_signature: { type: 'uuid', hidden: true },
   }),
   entity('WebhookEvent', 'WebhookEvents', 'One subscribed event of a webhook; kept in step with `Webhook.events`.', {

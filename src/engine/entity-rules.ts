@@ -8,6 +8,7 @@ import type { StoredRecord } from '../domain/projection.js';
 import { validateWebhookEvents, validateWebhookOptions, validateWebhookUrl } from '../domain/webhook-options.js';
 import type { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
+import { resetHealth } from '../store/webhook-status.js';
 import type { WriteContext } from './write-context.js';
 
 const emailPattern = /^[^\s@]+@[^\s@]+$/;
@@ -50,7 +51,11 @@ export class EntityRules {
 
   /** Work after a record is stored: keeping webhooks and their event rows consistent. */
   async afterWrite(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, record: StoredRecord, writer: RowWriter): Promise<void> {
-    if (entity.name === 'Webhook') await this.syncEventRows(ctx, record, writer);
+    if (entity.name === 'Webhook') {
+      await this.syncEventRows(ctx, record, writer);
+      // Enabled again: its past failures no longer count against it.
+      if (before?.is_disabled === true && record.is_disabled !== true) await resetHealth(ctx.trx, record.id);
+    }
     if (entity.name === 'WebhookEvent') {
       const webhookIds = new Set([before?.webhook_id, record.webhook_id].filter((id): id is string => typeof id === 'string'));
       for (const webhookId of webhookIds) await this.syncWebhookEvents(ctx, webhookId, writer);
@@ -125,10 +130,14 @@ export class EntityRules {
   }
 }
 
-// Re-enabling clears the reason; a new secret keeps the old one for the rotation grace period.
+// Re-enabling clears the reason and the health record; a new secret keeps the old one for the
+// rotation grace period.
 function webhookDerivations(before: StoredRecord | null, record: StoredRecord, now: string): Record<string, unknown> {
   const derived: Record<string, unknown> = {};
   if (record.is_disabled !== true) derived.disabled_reason = null;
+  if (before?.is_disabled === true && record.is_disabled !== true) {
+    Object.assign(derived, { health_state: 'healthy', failing_since: null, health_warning: null });
+  }
   if (before && before.signature !== record.signature) {
     derived.previous_signature = before.signature ?? null;
     derived.signature_rotated = now;

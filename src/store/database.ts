@@ -87,12 +87,22 @@ export interface DeliveryRecordsTable {
   sequence: number;
 }
 
+export interface WebhookHealthTable {
+  webhook_id: string;
+  space_id: string;
+  consecutive_failures: number;
+  failing_since: number;
+  open_until: number | null;
+  warned: number;
+}
+
 export interface Schema {
   spaces: SpacesTable;
   records: RecordsTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   delivery_records: DeliveryRecordsTable;
+  webhook_health: WebhookHealthTable;
 }
 
 export type Executor = Kysely<Schema> | Transaction<Schema>;

@@ -5,6 +5,8 @@ import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { notifyDeliveriesEnqueued } from './wakeups.js';
+import { healthOf } from './webhook-status.js';
+import { isHalfOpen } from '../domain/circuit-breaker.js';
 import { newId } from '../domain/ids.js';
 
 export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'> & {
@@ -65,14 +67,22 @@ export class DeliveryQueue {
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
    * - per webhook: at most `perWebhook` of a webhook's deliveries are in flight at once, so a slow
    *   receiver cannot take every worker;
-   * - a disabled webhook's deliveries wait.
+   * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
+   *   a half-open breaker lets one through at a time.
    * In one transaction, the earliest due rows are read (an index range that stops early; on
    * PostgreSQL locked with SKIP LOCKED, so concurrent workers read disjoint windows), the two fairness
    * rules are applied to that window, and the chosen rows are leased.
    * A window full of one capped webhook's rows leaves the worker idle until an attempt ends; failed
    * attempts move their rows out of the window (their next attempt is due later).
    */
-  async claimDue(workerId: string, now: number, limit: number, leaseMs: number, perWebhook = limit): Promise<ClaimedDelivery[]> {
+  async claimDue(
+    workerId: string,
+    now: number,
+    limit: number,
+    leaseMs: number,
+    fairness: { perWebhook?: number; breakerThreshold?: number } = {},
+  ): Promise<ClaimedDelivery[]> {
+    const perWebhook = fairness.perWebhook ?? limit;
     const { db, capabilities } = this.database;
     return db.transaction().execute(async (trx) => {
       let window = trx
@@ -90,10 +100,17 @@ export class DeliveryQueue {
       if (candidates.length === 0) return [];
       const inFlight = await this.inFlightByWebhook(trx, now);
       const heldBack = await this.heldBackByEarlier(trx, candidates.map((row) => row.id));
+      const health = await healthOf(trx, [...new Set(candidates.map((row) => row.webhook_id))]);
+      // An open breaker pauses its webhook; a half-open one lets one probe through at a time.
+      const capFor = (webhookId: string) => {
+        const state = health.get(webhookId);
+        if (state?.openUntil && state.openUntil > now) return 0;
+        return fairness.breakerThreshold !== undefined && isHalfOpen(state, now, fairness.breakerThreshold) ? 1 : perWebhook;
+      };
       const picked: string[] = [];
       for (const candidate of candidates) {
         const flying = inFlight.get(candidate.webhook_id) ?? 0;
-        if (flying >= perWebhook || heldBack.has(candidate.id)) continue;
+        if (flying >= capFor(candidate.webhook_id) || heldBack.has(candidate.id)) continue;
         inFlight.set(candidate.webhook_id, flying + 1);
         picked.push(candidate.id);
         if (picked.length === limit) break;

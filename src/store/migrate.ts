@@ -7,6 +7,7 @@ import * as initial from './migrations/0001_initial.js';
 import * as deliveries from './migrations/0002_deliveries.js';
 import * as attemptLog from './migrations/0003_attempt_log.js';
 import * as claimIndexes from './migrations/0004_claim_indexes.js';
+import * as webhookHealth from './migrations/0005_webhook_health.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -17,6 +18,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
     '0002_deliveries': { up: (db) => deliveries.up(db, database.dialect) },
     '0003_attempt_log': { up: (db) => attemptLog.up(db) },
     '0004_claim_indexes': { up: (db) => claimIndexes.up(db) },
+    '0005_webhook_health': { up: (db) => webhookHealth.up(db) },
   };
 }
 

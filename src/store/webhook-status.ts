@@ -1,8 +1,28 @@
-// The delivery engine's own changes to a webhook record: disabling it (a 410 from the receiver).
-// They bypass the entity engine (a Webhook has no events to emit) but keep revision and modified honest.
+// The delivery engine's own changes to webhooks: their health (the run of failures and the circuit
+// breaker, in `webhook_health`) and what of it shows on the webhook record (`health_state`,
+// `failing_since`, `health_warning`, and `is_disabled` with its reason). Record writes bypass the
+// entity engine (a Webhook has no events to emit) but keep revision and modified honest; they happen
+// only when the state changes, not on every attempt.
 import { formatDateTime } from '../domain/dates.js';
-import type { Database } from './database.js';
+import { recordFailure, type BreakerSettings, type Health } from '../domain/circuit-breaker.js';
+import type { Database, Executor } from './database.js';
 import type { RecordStore } from './record-store.js';
+
+/** Forgets a webhook's failures (it was re-enabled, or it answered). */
+export async function resetHealth(executor: Executor, webhookId: string): Promise<void> {
+  await executor.deleteFrom('webhook_health').where('webhook_id', '=', webhookId).execute();
+}
+
+export async function healthOf(executor: Executor, webhookIds: readonly string[]): Promise<Map<string, Health>> {
+  if (webhookIds.length === 0) return new Map();
+  const rows = await executor.selectFrom('webhook_health').selectAll().where('webhook_id', 'in', [...webhookIds]).execute();
+  return new Map(rows.map((row) => [row.webhook_id, {
+    consecutiveFailures: row.consecutive_failures,
+    failingSince: row.failing_since,
+    openUntil: row.open_until,
+    warned: row.warned === 1,
+  }]));
+}
 
 export class WebhookStatusStore {
   constructor(
@@ -12,16 +32,64 @@ export class WebhookStatusStore {
 
   /** Holds the webhook's deliveries until someone sets `is_disabled` back to false. */
   async disable(spaceId: string, webhookId: string, reason: string, nowMs: number): Promise<void> {
+    await this.updateWebhook(spaceId, webhookId, nowMs, async () => ({ is_disabled: true, disabled_reason: reason }));
+  }
+
+  async recordSuccess(spaceId: string, webhookId: string, nowMs: number): Promise<void> {
+    const known = await healthOf(this.database.db, [webhookId]);
+    if (!known.has(webhookId)) return;
+    await resetHealth(this.database.db, webhookId);
+    await this.updateWebhook(spaceId, webhookId, nowMs, async () => ({ health_state: 'healthy', failing_since: null, health_warning: null }));
+  }
+
+  /** Counts a failure; returns whether it disabled the webhook. */
+  async recordFailure(spaceId: string, webhookId: string, nowMs: number, settings: BreakerSettings): Promise<{ disabled: boolean; warned: boolean }> {
+    const previous = (await healthOf(this.database.db, [webhookId])).get(webhookId) ?? null;
+    const outcome = recordFailure(previous, nowMs, settings);
+    const { health } = outcome;
+    const row = {
+      webhook_id: webhookId,
+      space_id: spaceId,
+      consecutive_failures: health.consecutiveFailures,
+      failing_since: health.failingSince,
+      open_until: health.openUntil,
+      warned: health.warned ? 1 : 0,
+    };
+    await this.database.db
+      .insertInto('webhook_health')
+      .values(row)
+      .onConflict((conflict) => conflict.column('webhook_id').doUpdateSet(row))
+      .execute();
+    const stateChanged = previous === null || (previous.openUntil === null) !== (health.openUntil === null);
+    if (stateChanged || outcome.warn || outcome.disable) {
+      const since = formatDateTime(new Date(health.failingSince));
+      await this.updateWebhook(spaceId, webhookId, nowMs, async (current) => ({
+        health_state: outcome.state,
+        failing_since: since,
+        ...(outcome.warn ? { health_warning: `failing since ${since}; it will be disabled if this goes on` } : {}),
+        ...(outcome.disable && current.is_disabled !== true
+          ? { is_disabled: true, disabled_reason: `failing since ${since}` }
+          : {}),
+      }));
+    }
+    return { disabled: outcome.disable, warned: outcome.warn };
+  }
+
+  private async updateWebhook(
+    spaceId: string,
+    webhookId: string,
+    nowMs: number,
+    changes: (current: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  ): Promise<void> {
     const { database, records } = this;
     const trx = await database.db.startTransaction().execute();
     try {
       const row = await records.findById(trx, spaceId, webhookId, { forUpdate: true });
-      if (row && row.entity === 'Webhook' && row.data.is_disabled !== true) {
+      if (row && row.entity === 'Webhook') {
         const revision = await records.nextRevision(trx, spaceId);
         await records.replace(trx, spaceId, 'Webhook', {
           ...row.data,
-          is_disabled: true,
-          disabled_reason: reason,
+          ...(await changes(row.data)),
           modified: formatDateTime(new Date(nowMs)),
           revision,
         });

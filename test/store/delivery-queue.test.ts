@@ -41,12 +41,12 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 1_000_000;
     await queue.enqueue(database.db, [...Array.from({ length: 20 }, () => delivery(now - 10)), delivery(now + 60_000)]);
-    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000, 100), queue.claimDue('b', now, 15, 30_000, 100)]);
-    const third = await queue.claimDue('c', now, 15, 30_000, 100);
+    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000, { perWebhook: 100 }), queue.claimDue('b', now, 15, 30_000, { perWebhook: 100 })]);
+    const third = await queue.claimDue('c', now, 15, 30_000, { perWebhook: 100 });
     const claimed = [...first, ...second, ...third].map((row) => row.id);
     expect(claimed).toHaveLength(20);
     expect(new Set(claimed).size).toBe(20);
-    expect(await queue.claimDue('d', now, 100, 30_000, 100)).toEqual([]);
+    expect(await queue.claimDue('d', now, 100, 30_000, { perWebhook: 100 })).toEqual([]);
     expect(await queue.nextDueAt()).toBe(now + 30_000);
   });
 
@@ -57,11 +57,11 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const second = { ...delivery(now), recordIds: ['shared'] };
     const others = Array.from({ length: 5 }, () => delivery(now));
     await queue.enqueue(database.db, [second, ...others, first].map((row) => ({ ...row, webhook_id: 'capped' })));
-    const claimed = await queue.claimDue('a', now, 10, 30_000, 3);
+    const claimed = await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 });
     expect(claimed).toHaveLength(3);
     expect(claimed.map((row) => row.id)).not.toContain(second.id);
     await queue.markDelivered(first.id, 'a', attempt(now, 200, null));
-    const next = await queue.claimDue('a', now, 10, 30_000, 3);
+    const next = await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 });
     expect(next.length).toBeLessThanOrEqual(1);
   });
 

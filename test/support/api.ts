@@ -27,6 +27,8 @@ type StartOptions = {
   workerPollIntervalMs?: number;
   /** TIDINGS_ALLOW_PRIVATE_TARGETS; the tests' receivers listen on 127.0.0.1, allowed by default. */
   allowPrivateTargets?: string;
+  /** Any other TIDINGS_* settings. */
+  env?: Record<string, string>;
 };
 
 export class TestApi {
@@ -45,6 +47,7 @@ export class TestApi {
       TIDINGS_RETRY_SCHEDULE: options.retrySchedule,
       TIDINGS_DELIVERY_TIMEOUT_MS: options.deliveryTimeoutMs?.toString(),
       TIDINGS_ALLOW_PRIVATE_TARGETS: options.allowPrivateTargets ?? '127.0.0.0/8',
+      ...options.env,
     });
     return openTidings(config, { workers: options.workers, workerPollIntervalMs: options.workerPollIntervalMs });
   }
