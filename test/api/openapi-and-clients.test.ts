@@ -25,6 +25,9 @@ describe('the OpenAPI document and the API page', () => {
     }
     expect(paths).toContain('/api/v100/rest/spaces/{spaceId}/entities/Leads/{id}/qualify');
     expect(paths).toContain('/api/v100/rest/spaces/{spaceId}/entities/Opportunities/{id}/back-to-lead');
+    for (const path of ['deliveries', 'deliveries/{deliveryId}', 'deliveries/{deliveryId}/redeliver', 'replay', 'ping']) {
+      expect(paths).toContain(`/api/v100/rest/spaces/{spaceId}/entities/Webhooks/{id}/${path}`);
+    }
     expect(document.components.schemas.AccountCreateInput.required).toEqual(['name', 'owner_id']);
   });
 
