@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli } from '../support/cli.js';
+import { startCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { Receiver } from '../support/receiver.js';
 
@@ -16,27 +16,11 @@ const SPACE = 'multi_space';
 describe('many processes on one PostgreSQL database', () => {
   let database: TestDatabase;
   let receiver: Receiver;
-  const children = new Set<ChildProcess>();
+  const children: ChildProcess[] = [];
   let apiUrl: string;
   let env: Record<string, string>;
 
-  const start = (args: string[]): Promise<{ child: ChildProcess; output: () => string }> =>
-    new Promise((resolve, reject) => {
-      const child = spawnCli(args, env);
-      children.add(child);
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk;
-        if (/Server listening at|delivery worker running/.test(output)) {
-          clearTimeout(timer);
-          resolve({ child, output: () => output });
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('exit', () => children.delete(child));
-    });
+  const start = (args: string[]) => startCli(args, env, children);
   const exited = (child: ChildProcess) =>
     new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (code) => resolve(code))));
 

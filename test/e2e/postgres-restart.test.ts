@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivatePostgres } from '../support/private-postgres.js';
-import { spawnCli } from '../support/cli.js';
+import { startCli } from '../support/cli.js';
 import { Receiver } from '../support/receiver.js';
 
 const AUTH = `Basic ${Buffer.from('restart-token:restart-password').toString('base64')}`;
@@ -13,23 +13,6 @@ describe('a PostgreSQL restart', () => {
   let receiver: Receiver;
   const children: ChildProcess[] = [];
   let apiUrl: string;
-
-  const start = (args: string[], env: Record<string, string>) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawnCli(args, env);
-      children.push(child);
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk;
-        if (/Server listening at|delivery worker running/.test(output)) {
-          clearTimeout(timer);
-          resolve(output);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-    });
 
   /** An API call, retried while the server comes back (bounded). */
   const post = async (path: string, body: unknown) => {
@@ -62,8 +45,9 @@ describe('a PostgreSQL restart', () => {
       TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8',
       TIDINGS_RETRY_SCHEDULE: '1,1,1',
     };
-    apiUrl = /Server listening at (http:\/\/[\d.:]+)/.exec(await start(['serve', '--no-workers'], env))![1];
-    await start(['worker'], env);
+    const server = await startCli(['serve', '--no-workers'], env, children);
+    apiUrl = /Server listening at (http:\/\/[\d.:]+)/.exec(server.output())![1];
+    await startCli(['worker'], env, children);
   }, 60_000);
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');

@@ -35,3 +35,25 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
   });
 }
+
+/**
+ * Starts a long-running command (`serve`, `worker`) and resolves with its output once it says it is
+ * ready (bounded by 30 s). The caller kills it.
+ */
+export function startCli(args: string[], env: Record<string, string>, children: ChildProcess[]): Promise<{ child: ChildProcess; output: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, env);
+    children.push(child);
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (/Server listening at|delivery worker running/.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+  });
+}

@@ -1,17 +1,13 @@
 import { single } from '../envelopes.js';
 import { errorResponses } from './context.js';
-import { deliveryNotFound, loadWebhook, renderAttempt, renderDelivery, type DeliveryRequest, type DeliveryRoute } from './deliveries.shared.js';
+import { deliveryNotFound, deliveryParams, loadWebhook, renderAttempt, renderDelivery, type DeliveryRequest, type DeliveryRoute } from './deliveries.shared.js';
 
 export const getDelivery: DeliveryRoute = (app, context) => {
   app.get<DeliveryRequest>('/entities/Webhooks/:id/deliveries/:deliveryId', {
     schema: {
       tags: ['Deliveries'],
       summary: 'One delivery: its body and every attempt (Tidings extension)',
-      params: {
-        type: 'object',
-        properties: { spaceId: { type: 'string' }, id: { type: 'string' }, deliveryId: { type: 'string' } },
-        required: ['spaceId', 'id', 'deliveryId'],
-      },
+      params: deliveryParams,
       response: { 200: { description: 'The delivery with its attempts', type: 'object', additionalProperties: true }, ...errorResponses },
     },
     handler: async (request) => {

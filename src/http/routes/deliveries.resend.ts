@@ -3,7 +3,18 @@
 import { z } from 'zod';
 import { single } from '../envelopes.js';
 import { errorResponses } from './context.js';
-import { deliveryNotFound, deliveryQuerySchema, loadWebhook, parseOr400, toDeliveryQuery, webhookParams, type DeliveryRequest, type DeliveryRoute, type DeliveryRouteContext } from './deliveries.shared.js';
+import {
+  deliveryNotFound,
+  deliveryParams,
+  deliveryQuerySchema,
+  loadWebhook,
+  parseOr400,
+  toDeliveryQuery,
+  webhookParams,
+  type DeliveryRequest,
+  type DeliveryRoute,
+  type DeliveryRouteContext,
+} from './deliveries.shared.js';
 
 /** This process's worker, and (PostgreSQL) every worker process. */
 async function wakeWorkers(context: DeliveryRouteContext) {
@@ -18,11 +29,7 @@ export const resendDeliveries: DeliveryRoute = (app, context) => {
     schema: {
       tags: ['Deliveries'],
       summary: 'Send one delivery again, now (Tidings extension)',
-      params: {
-        type: 'object',
-        properties: { spaceId: { type: 'string' }, id: { type: 'string' }, deliveryId: { type: 'string' } },
-        required: ['spaceId', 'id', 'deliveryId'],
-      },
+      params: deliveryParams,
       response: { 200: { description: '{queued: 1}', type: 'object', additionalProperties: true }, ...errorResponses },
     },
     handler: async (request) => {

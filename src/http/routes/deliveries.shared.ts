@@ -34,6 +34,12 @@ export const webhookParams = {
   required: ['spaceId', 'id'],
 };
 
+export const deliveryParams = {
+  type: 'object',
+  properties: { spaceId: { type: 'string' }, id: { type: 'string', description: 'The webhook id' }, deliveryId: { type: 'string' } },
+  required: ['spaceId', 'id', 'deliveryId'],
+};
+
 export async function loadWebhook(context: DeliveryRouteContext, spaceId: string, webhookId: string): Promise<WebhookDefinition> {
   const row = /^[0-9a-f-]{36}$/i.test(webhookId) ? await context.records.findById(context.records.db, spaceId, webhookId) : undefined;
   if (!row || row.entity !== 'Webhook' || row.data.is_deleted === true) throw notFound('Webhook', webhookId);
