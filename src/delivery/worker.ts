@@ -94,11 +94,14 @@ export class DeliveryWorker {
       try {
         this.wakeRequested = false;
         const free = concurrency - inFlight.size;
+        let waiting = false;
         if (free > 0) {
-          const claimed = await this.deps.queue.claimDue(this.id, this.now(), free, leaseMs, {
+          const claim = await this.deps.queue.claimDue(this.id, this.now(), free, leaseMs, {
             perWebhook,
             breakerThreshold: this.settings.breaker.threshold,
           });
+          const claimed = claim.rows;
+          waiting = claim.waiting;
           if (claimed.length > 0) {
             const webhooks = await this.loadWebhooks(claimed);
             for (const delivery of claimed) {
@@ -106,15 +109,18 @@ export class DeliveryWorker {
                 .catch((error) => this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed to record'))
                 .finally(() => {
                   inFlight.delete(attempt);
-                  this.wake();
+                  // Refill in batches: one claim per few finished attempts, not one per attempt.
+                  if (inFlight.size <= concurrency / 4) this.wake();
                 });
               inFlight.add(attempt);
             }
             continue;
           }
         }
-        // Full, or nothing claimable: sleep until an attempt ends, new work arrives, or work falls due.
-        await this.sleepUntilDue();
+        // Full, or due work held back: an attempt ending (or new work) wakes the loop. Otherwise
+        // sleep until the next delivery falls due.
+        if (free <= 0 || waiting) await this.sleep(this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+        else await this.sleepUntilDue();
       } catch (error) {
         this.deps.logger?.error({ err: error }, 'delivery worker iteration failed; retrying');
         await this.sleep(ERROR_BACKOFF_MS);
@@ -123,9 +129,7 @@ export class DeliveryWorker {
     await Promise.all(inFlight);
   }
 
-  // Nothing could be claimed: sleep until the next delivery falls due, at most the polling interval.
-  // A delivery that is due but not claimable (held back behind an earlier one about the same record,
-  // or its webhook at its concurrency cap) waits for the poll: new work wakes the worker anyway.
+  // Nothing due: sleep until the next delivery falls due, at most the polling interval.
   private async sleepUntilDue(): Promise<void> {
     const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const next = await this.deps.queue.nextDueAt();
@@ -201,7 +205,10 @@ export class DeliveryWorker {
       responseBody: result.responseBody,
     };
     if (verdict.outcome === 'delivered') {
-      await this.deps.webhookStatus.recordSuccess(delivery.space_id, webhook.id, attemptedAt);
+      // A healthy webhook has nothing to reset (its record says so; failures set it at once).
+      if ((webhook.health_state ?? 'healthy') !== 'healthy') {
+        await this.deps.webhookStatus.recordSuccess(delivery.space_id, webhook.id, attemptedAt);
+      }
     } else if (!result.forbidden) {
       const health = await this.deps.webhookStatus.recordFailure(delivery.space_id, webhook.id, attemptedAt, this.settings.breaker);
       if (health.warned) logger?.warn({ webhook: webhook.id }, 'webhook failing for long: it will be disabled if this goes on');

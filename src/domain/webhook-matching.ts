@@ -19,6 +19,7 @@ export interface WebhookDefinition extends StoredRecord {
   readonly created: string;
   readonly modified: string;
   readonly previous_signature?: string | null;
+  readonly health_state?: string;
   readonly signature_rotated?: string | null;
 }
 

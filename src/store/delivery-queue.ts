@@ -18,6 +18,12 @@ export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' |
 
 export type ClaimedDelivery = DeliveriesTable;
 
+export interface ClaimResult {
+  readonly rows: ClaimedDelivery[];
+  /** Due deliveries exist that could not be taken now (held back, capped, breaker open). */
+  readonly waiting: boolean;
+}
+
 /** Candidates read per claim, per row wanted: room to skip webhooks that reach their cap. */
 const CANDIDATES_PER_CLAIM = 4;
 
@@ -81,7 +87,7 @@ export class DeliveryQueue {
     limit: number,
     leaseMs: number,
     fairness: { perWebhook?: number; breakerThreshold?: number } = {},
-  ): Promise<ClaimedDelivery[]> {
+  ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
     const { db, capabilities } = this.database;
     return db.transaction().execute(async (trx) => {
@@ -97,7 +103,7 @@ export class DeliveryQueue {
       // Concurrent workers read disjoint windows; rows not picked are free again at commit.
       if (capabilities.rowLocks) window = window.forUpdate().skipLocked();
       const candidates = await window.execute();
-      if (candidates.length === 0) return [];
+      if (candidates.length === 0) return { rows: [], waiting: false };
       const inFlight = await this.inFlightByWebhook(trx, now);
       const heldBack = await this.heldBackByEarlier(trx, candidates.map((row) => row.id));
       const health = await healthOf(trx, [...new Set(candidates.map((row) => row.webhook_id))]);
@@ -115,18 +121,22 @@ export class DeliveryQueue {
         picked.push(candidate.id);
         if (picked.length === limit) break;
       }
-      if (picked.length === 0) return [];
-      return trx
+      if (picked.length === 0) return { rows: [], waiting: true };
+      const rows = await trx
         .updateTable('deliveries')
         .set({ locked_by: workerId, locked_until: now + leaseMs })
         .where('id', 'in', picked)
         .returningAll()
         .execute();
+      return { rows, waiting: false };
     });
   }
 
   /** Of these deliveries, those with an earlier pending delivery of their webhook about one of their records. */
   private async heldBackByEarlier(executor: Executor, ids: readonly string[]): Promise<Set<string>> {
+    // Written from the candidates outwards (their records, then earlier rows by index, then each
+    // one's status by primary key): joining `deliveries` by status instead let SQLite start from
+    // every pending delivery.
     const rows = await executor
       .selectFrom('delivery_records as mine')
       .innerJoin('delivery_records as earlier', (join) =>
@@ -135,11 +145,17 @@ export class DeliveryQueue {
           .onRef('earlier.record_id', '=', 'mine.record_id')
           .onRef('earlier.sequence', '<', 'mine.sequence'),
       )
-      .innerJoin('deliveries as before', 'before.id', 'earlier.delivery_id')
       .select('mine.delivery_id')
       .distinct()
       .where('mine.delivery_id', 'in', [...ids])
-      .where('before.status', '=', 'pending')
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('deliveries as before')
+            .select('before.id')
+            .whereRef('before.id', '=', 'earlier.delivery_id')
+            .where('before.status', '=', 'pending'),
+        ),
+      )
       .execute();
     return new Set(rows.map((row) => row.delivery_id));
   }

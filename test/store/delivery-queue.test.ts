@@ -41,12 +41,12 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 1_000_000;
     await queue.enqueue(database.db, [...Array.from({ length: 20 }, () => delivery(now - 10)), delivery(now + 60_000)]);
-    const [first, second] = await Promise.all([queue.claimDue('a', now, 15, 30_000, { perWebhook: 100 }), queue.claimDue('b', now, 15, 30_000, { perWebhook: 100 })]);
-    const third = await queue.claimDue('c', now, 15, 30_000, { perWebhook: 100 });
+    const [first, second] = (await Promise.all([queue.claimDue('a', now, 15, 30_000, { perWebhook: 100 }), queue.claimDue('b', now, 15, 30_000, { perWebhook: 100 })])).map((claim) => claim.rows);
+    const third = (await queue.claimDue('c', now, 15, 30_000, { perWebhook: 100 })).rows;
     const claimed = [...first, ...second, ...third].map((row) => row.id);
     expect(claimed).toHaveLength(20);
     expect(new Set(claimed).size).toBe(20);
-    expect(await queue.claimDue('d', now, 100, 30_000, { perWebhook: 100 })).toEqual([]);
+    expect((await queue.claimDue('d', now, 100, 30_000, { perWebhook: 100 })).rows).toEqual([]);
     expect(await queue.nextDueAt()).toBe(now + 30_000);
   });
 
@@ -57,11 +57,11 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const second = { ...delivery(now), recordIds: ['shared'] };
     const others = Array.from({ length: 5 }, () => delivery(now));
     await queue.enqueue(database.db, [second, ...others, first].map((row) => ({ ...row, webhook_id: 'capped' })));
-    const claimed = await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 });
+    const claimed = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 })).rows;
     expect(claimed).toHaveLength(3);
     expect(claimed.map((row) => row.id)).not.toContain(second.id);
     await queue.markDelivered(first.id, 'a', attempt(now, 200, null));
-    const next = await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 });
+    const next = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 })).rows;
     expect(next.length).toBeLessThanOrEqual(1);
   });
 
@@ -69,9 +69,9 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 2_000_000;
     await queue.enqueue(database.db, [delivery(now)]);
-    const [leased] = await queue.claimDue('crashed', now, 10, 1_000);
-    expect(await queue.claimDue('other', now + 500, 10, 1_000)).toEqual([]);
-    const [retaken] = await queue.claimDue('other', now + 1_001, 10, 1_000);
+    const [leased] = (await queue.claimDue('crashed', now, 10, 1_000)).rows;
+    expect((await queue.claimDue('other', now + 500, 10, 1_000)).rows).toEqual([]);
+    const [retaken] = (await queue.claimDue('other', now + 1_001, 10, 1_000)).rows;
     expect(retaken.id).toBe(leased.id);
 
     await queue.markDelivered(leased.id, 'crashed', attempt(now + 2_000, 200, null));
@@ -91,7 +91,7 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const now = 3_000_000;
     const [old, recent, failed] = [delivery(now), delivery(now), delivery(now)];
     await queue.enqueue(database.db, [old, recent, failed]);
-    await queue.claimDue('w', now, 10, 1_000);
+    (await queue.claimDue('w', now, 10, 1_000)).rows;
     await queue.markDelivered(old.id, 'w', attempt(now, 200, null));
     await queue.markDelivered(recent.id, 'w', attempt(now + 10_000, 200, null));
     await queue.markFailed(failed.id, 'w', attempt(now, 500, 'HTTP 500'));
