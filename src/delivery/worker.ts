@@ -219,8 +219,9 @@ export class DeliveryWorker {
         await queue.markDelivered(delivery.id, this.id, outcome);
         return;
       case 'disable':
-        await queue.markFailed(delivery.id, this.id, outcome);
+        // Disabled first: once the delivery shows as finished, the webhook already says why.
         await this.deps.webhookStatus.disable(delivery.space_id, webhook.id, 'the receiver answered 410 Gone', attemptedAt);
+        await queue.markFailed(delivery.id, this.id, outcome);
         logger?.warn({ webhook: webhook.id }, 'webhook disabled: the receiver answered 410 Gone');
         return;
       case 'give-up':

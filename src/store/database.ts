@@ -127,9 +127,9 @@ export interface Database {
 // bigint columns hold epoch milliseconds and counters, all well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
-// A generous pool: API requests and (later) delivery workers share it. PostgreSQL's default
-// max_connections is 100, and several processes may share one server.
-const POSTGRES_POOL_SIZE = 10;
+// API requests and a worker's attempts (up to 32 finishing at once) share the pool. 20 per process
+// leaves room for several processes within PostgreSQL's default max_connections of 100.
+const POSTGRES_POOL_SIZE = 20;
 
 export function openDatabase(url: string): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

@@ -236,24 +236,8 @@ export class DeliveryQueue {
     changes: Partial<Pick<DeliveriesTable, 'status' | 'due_at' | 'finished_at'>>,
   ): Promise<void> {
     const { db } = this.database;
-    const holder = await db.selectFrom('deliveries').select('attempts').where('id', '=', id).where('locked_by', '=', workerId).executeTakeFirst();
-    if (!holder) return;
-    await db
-      .insertInto('delivery_attempts')
-      .values({
-        id: newId(outcome.attemptedAt),
-        delivery_id: id,
-        attempt: holder.attempts + 1,
-        started_at: outcome.attemptedAt,
-        duration_ms: outcome.durationMs,
-        request_headers: JSON.stringify(outcome.requestHeaders),
-        status: outcome.status,
-        response_headers: outcome.responseHeaders === null ? null : JSON.stringify(outcome.responseHeaders),
-        response_body: outcome.responseBody,
-        error: outcome.error,
-      })
-      .execute();
-    await db
+    // The update is guarded by the lease and says which attempt this was; then the attempt is logged.
+    const finished = await db
       .updateTable('deliveries')
       .set({
         ...changes,
@@ -266,6 +250,23 @@ export class DeliveryQueue {
       })
       .where('id', '=', id)
       .where('locked_by', '=', workerId)
+      .returning('attempts')
+      .executeTakeFirst();
+    if (!finished) return;
+    await db
+      .insertInto('delivery_attempts')
+      .values({
+        id: newId(outcome.attemptedAt),
+        delivery_id: id,
+        attempt: finished.attempts,
+        started_at: outcome.attemptedAt,
+        duration_ms: outcome.durationMs,
+        request_headers: JSON.stringify(outcome.requestHeaders),
+        status: outcome.status,
+        response_headers: outcome.responseHeaders === null ? null : JSON.stringify(outcome.responseHeaders),
+        response_body: outcome.responseBody,
+        error: outcome.error,
+      })
       .execute();
   }
 }
