@@ -4,7 +4,7 @@
 //   npm run bench [-- --quick] [-- --db sqlite|postgres]
 // This first cut measures the drain scenario; the others of issue 5 are still to come.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config/config.js';
 import { newId } from '../src/domain/ids.js';
 import { DeliveryQueue, type NewDelivery } from '../src/store/delivery-queue.js';
 import { version } from '../src/version.js';
+import { createTestDatabase, POSTGRES_ADMIN_URL, type DatabaseKind } from '../test/support/databases.js';
 
 const { values: options } = parseArgs({ options: { quick: { type: 'boolean', default: false }, db: { type: 'string' }, out: { type: 'string' } } });
 const DRAIN_COUNT = options.quick ? 2_000 : 100_000;
@@ -22,7 +23,6 @@ const BASELINE_COUNT = options.quick ? 2_000 : 20_000;
 const BASELINE_CONCURRENCY = 32;
 const TIME_LIMIT_MS = options.quick ? 60_000 : 300_000;
 const ROOT = join(import.meta.dirname, '..');
-const POSTGRES_ADMIN_URL = process.env.TIDINGS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A ~1 KB notification body, like a small account. */
 const BODY = JSON.stringify([{ id: newId(), event: 'Account.Update', event_time: '2026-11-27 12:00:00.000000+00:00', team_space_id: 'bench', entity: { id: newId(), name: 'x'.repeat(700) }, related_entity: null }]);
@@ -75,32 +75,9 @@ async function baseline(receiverUrl: string): Promise<number> {
   return BASELINE_COUNT / ((performance.now() - started) / 1000);
 }
 
-async function databaseFor(kind: string): Promise<{ url: string; drop(): Promise<void> }> {
-  if (kind === 'sqlite') {
-    const directory = mkdtempSync(join(os.tmpdir(), 'tidings-bench-'));
-    return { url: `sqlite:${join(directory, 'bench.db')}`, drop: async () => rmSync(directory, { recursive: true, force: true }) };
-  }
-  const name = `tidings_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
-
 /** Drain: DRAIN_COUNT deliveries already queued for one webhook; a Tidings process sends them all. */
 async function drain(kind: string, receiverUrl: string): Promise<number> {
-  const database = await databaseFor(kind);
+  const database = await createTestDatabase(kind as DatabaseKind);
   const env = {
     TIDINGS_DATABASE_URL: database.url, TIDINGS_SPACE: 'bench', TIDINGS_API_TOKEN: 'bench-token', TIDINGS_API_PASSWORD: 'bench-password',
     TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8', TIDINGS_LOG_LEVEL: 'info', TIDINGS_PORT: '0',
