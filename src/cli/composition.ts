@@ -46,8 +46,15 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function startWorker(config: Config, database: Database, records: RecordStore, queue: DeliveryQueue, options: WorkerOptions): RunningWorker {
-  const sender = new HttpSender(config.deliveryTimeoutMs, new TargetPolicy(config.allowPrivateTargets));
+function startWorker(
+  config: Config,
+  database: Database,
+  records: RecordStore,
+  queue: DeliveryQueue,
+  targetPolicy: TargetPolicy,
+  options: WorkerOptions,
+): RunningWorker {
+  const sender = new HttpSender(config.deliveryTimeoutMs, targetPolicy);
   const worker = new DeliveryWorker(
     { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
     {
@@ -111,13 +118,14 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       token: config.apiToken,
       password: config.apiPassword,
     });
-    const running = options.workers ? startWorker(config, database, records, queue, options) : null;
+    const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
+    const running = options.workers ? startWorker(config, database, records, queue, targetPolicy, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
       catalogue,
       renderer,
-      targetPolicy: new TargetPolicy(config.allowPrivateTargets),
+      targetPolicy,
       outbox: new WebhookOutbox(records, queue, catalogue, renderer),
       onDeliveriesEnqueued: () => running?.worker.wake(),
     });
@@ -152,7 +160,8 @@ export async function openWorkerProcess(config: Config, options: WorkerOptions =
   try {
     await migrateToLatest(database);
     const records = new RecordStore(database);
-    const running = startWorker(config, database, records, new DeliveryQueue(database), options);
+    const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
+    const running = startWorker(config, database, records, new DeliveryQueue(database), targetPolicy, options);
     return {
       close: async () => {
         await running.stop();

@@ -45,7 +45,9 @@ export class RecordWriter {
     record.is_deleted = false;
     const stored = record as StoredRecord;
     await this.checkAndDerive(ctx, entity, null, stored, new Set(Object.keys(entity.fields)), errors, relationChecks, index);
-    if (await this.store.findById(ctx.trx, ctx.spaceId, stored.id)) {
+    // Only an id the client chose (validation-level 8) can collide; generated ones are fresh.
+    const chosenId = typeof changes.id === 'string';
+    if (chosenId && (await this.store.findById(ctx.trx, ctx.spaceId, stored.id))) {
       throw entityValidationError(entity.name, stored.id, [
         fieldError('id', ErrorKinds.fieldValidation, `A record with id '${stored.id}' already exists.`),
       ], index);

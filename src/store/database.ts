@@ -30,7 +30,7 @@ export interface RecordsTable {
   space_id: string;
   id: string;
   entity: string;
-  /** The whole record as JSON: text on SQLite, jsonb on PostgreSQL. */
+  /** The whole record as JSON: SQLite's binary JSONB, PostgreSQL's jsonb. */
   data: unknown;
   is_deleted: number;
 }
@@ -112,8 +112,6 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Capabilities {
   /** `SELECT … FOR UPDATE` exists (PostgreSQL); SQLite has one writer, so it needs none. */
   readonly rowLocks: boolean;
-  /** JSON is stored as jsonb and comes back parsed. */
-  readonly jsonb: boolean;
 }
 
 export interface Database {
@@ -137,7 +135,7 @@ export function openDatabase(url: string): Database {
     // An idle client's error (e.g. the server restarting) must not crash the process.
     pool.on('error', () => {});
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true, jsonb: true }, close: () => db.destroy() };
+    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true }, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -148,7 +146,7 @@ export function openDatabase(url: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { url, db, dialect: 'sqlite', capabilities: { rowLocks: false, jsonb: false }, close: () => db.destroy() };
+  return { url, db, dialect: 'sqlite', capabilities: { rowLocks: false }, close: () => db.destroy() };
 }
 
 export const decodeJson = (value: unknown): Record<string, unknown> =>
