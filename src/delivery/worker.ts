@@ -10,9 +10,10 @@ import { retryDelayMs } from '../domain/retry-schedule.js';
 import { epochMs } from '../domain/dates.js';
 import { signatureHeader, type SignatureFormat } from '../domain/signatures.js';
 import type { WebhookDefinition } from '../domain/webhook-matching.js';
-import type { ClaimedDelivery, DeliveryQueue } from '../store/delivery-queue.js';
+import type { ClaimedDelivery, DeliveryQueue, FinishedAttempt } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { WebhookStatusStore } from '../store/webhook-status.js';
+import { AttemptRecorder } from './attempt-recorder.js';
 import type { HttpSender } from './sender.js';
 
 export interface WorkerSettings {
@@ -53,11 +54,14 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
+  private readonly recorder: AttemptRecorder;
 
   constructor(
     private readonly deps: WorkerDependencies,
     private readonly settings: WorkerSettings,
-  ) {}
+  ) {
+    this.recorder = new AttemptRecorder(deps.queue, this.id);
+  }
 
   start(): void {
     if (this.running) return;
@@ -110,7 +114,8 @@ export class DeliveryWorker {
                 .finally(() => {
                   inFlight.delete(attempt);
                   // Refill in batches: one claim per few finished attempts, not one per attempt.
-                  if (inFlight.size <= concurrency / 4) this.wake();
+                  // Counted in free slots, so attempts stuck on a silent receiver do not stop it.
+                  if (concurrency - inFlight.size >= concurrency / 4) this.wake();
                 });
               inFlight.add(attempt);
             }
@@ -214,27 +219,24 @@ export class DeliveryWorker {
       if (health.warned) logger?.warn({ webhook: webhook.id }, 'webhook failing for long: it will be disabled if this goes on');
       if (health.disabled) logger?.warn({ webhook: webhook.id }, 'webhook disabled after failing for too long');
     }
+    const finish = (next: FinishedAttempt['next']) => this.recorder.record({ id: delivery.id, outcome, next });
     switch (verdict.outcome) {
       case 'delivered':
-        await queue.markDelivered(delivery.id, this.id, outcome);
-        return;
+        return finish({ status: 'delivered' });
       case 'disable':
         // Disabled first: once the delivery shows as finished, the webhook already says why.
         await this.deps.webhookStatus.disable(delivery.space_id, webhook.id, 'the receiver answered 410 Gone', attemptedAt);
-        await queue.markFailed(delivery.id, this.id, outcome);
         logger?.warn({ webhook: webhook.id }, 'webhook disabled: the receiver answered 410 Gone');
-        return;
+        return finish({ status: 'failed' });
       case 'give-up':
-        await queue.markFailed(delivery.id, this.id, outcome);
-        return;
+        return finish({ status: 'failed' });
       case 'retry': {
         const scheduled = retryDelayMs(this.settings.retryScheduleSeconds, delivery.attempts + 1, this.deps.random);
         if (scheduled === null) {
           logger?.warn({ delivery: delivery.id, webhook: webhook.id, attempts: delivery.attempts + 1, error: outcome.error }, 'delivery given up');
-          await queue.markFailed(delivery.id, this.id, outcome);
-        } else {
-          await queue.reschedule(delivery.id, this.id, outcome, attemptedAt + (verdict.retryAfterMs ?? scheduled));
+          return finish({ status: 'failed' });
         }
+        return finish({ status: 'pending', dueAt: attemptedAt + (verdict.retryAfterMs ?? scheduled) });
       }
     }
   }

@@ -5,8 +5,8 @@ import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { notifyDeliveriesEnqueued } from './wakeups.js';
-import { healthOf } from './webhook-status.js';
-import { isHalfOpen } from '../domain/circuit-breaker.js';
+import { trippedBreakers } from './webhook-status.js';
+import { isHalfOpen, type Health } from '../domain/circuit-breaker.js';
 import { newId } from '../domain/ids.js';
 
 export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'> & {
@@ -26,6 +26,8 @@ export interface ClaimResult {
 
 /** Candidates read per claim, per row wanted: room to skip webhooks that reach their cap. */
 const CANDIDATES_PER_CLAIM = 4;
+/** Finished attempts per statement: 7 parameters each, well under SQLite's limit. */
+const FINISHED_PER_STATEMENT = 200;
 
 /** What one attempt came to, as the attempt log keeps it. */
 export interface AttemptOutcome {
@@ -37,6 +39,14 @@ export interface AttemptOutcome {
   readonly requestHeaders: Record<string, string>;
   readonly responseHeaders: Record<string, string | string[]> | null;
   readonly responseBody: string | null;
+}
+
+/** An attempt that has ended, and what becomes of its delivery. */
+export interface FinishedAttempt {
+  readonly id: string;
+  readonly outcome: AttemptOutcome;
+  /** Delivered, failed for good, or pending again until `dueAt` (a retry). */
+  readonly next: { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; dueAt: number };
 }
 
 export class DeliveryQueue {
@@ -75,11 +85,13 @@ export class DeliveryQueue {
    *   receiver cannot take every worker;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
    *   a half-open breaker lets one through at a time.
-   * In one transaction, the earliest due rows are read (an index range that stops early; on
-   * PostgreSQL locked with SKIP LOCKED, so concurrent workers read disjoint windows), the two fairness
-   * rules are applied to that window, and the chosen rows are leased.
-   * A window full of one capped webhook's rows leaves the worker idle until an attempt ends; failed
-   * attempts move their rows out of the window (their next attempt is due later).
+   * In one transaction: the deliveries in flight are counted per webhook and the tripped breakers read;
+   * the earliest due rows that
+   * could go now are read (an index range in due order that skips rows held back, of webhooks at
+   * their cap, paused or disabled, and stops at `limit × CANDIDATES_PER_CLAIM`; on PostgreSQL locked
+   * with SKIP LOCKED, so concurrent workers read disjoint windows); the caps are applied to that window
+   * as rows are picked; and the picked rows are leased. Rows that cannot go never fill the window, so
+   * a silent receiver's backlog does not keep other webhooks' deliveries waiting behind it.
    */
   async claimDue(
     workerId: string,
@@ -91,32 +103,32 @@ export class DeliveryQueue {
     const perWebhook = fairness.perWebhook ?? limit;
     const { db, capabilities } = this.database;
     return db.transaction().execute(async (trx) => {
+      const inFlight = await this.inFlightByWebhook(trx, now);
+      const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
+      const halfOpen = (webhookId: string) => isHalfOpen(tripped.get(webhookId), now, fairness.breakerThreshold ?? 0);
+      // One probe at a time through a half-open breaker; none through an open one.
+      const capFor = (webhookId: string) => (halfOpen(webhookId) ? 1 : perWebhook);
+      const cannotGo = new Set([...inFlight].filter(([webhookId, flying]) => flying >= capFor(webhookId)).map(([webhookId]) => webhookId));
+      for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
       let window = trx
         .selectFrom('deliveries')
         .select(['id', 'webhook_id'])
         .where('status', '=', 'pending')
         .where('due_at', '<=', now)
         .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+        .$if(cannotGo.size > 0, (query) => query.where('webhook_id', 'not in', [...cannotGo]))
         .where(this.webhookEnabled())
+        .where(({ not, exists }) => not(exists(this.earlierPending())))
         .orderBy('due_at')
         .limit(limit * CANDIDATES_PER_CLAIM);
       // Concurrent workers read disjoint windows; rows not picked are free again at commit.
       if (capabilities.rowLocks) window = window.forUpdate().skipLocked();
       const candidates = await window.execute();
-      if (candidates.length === 0) return { rows: [], waiting: false };
-      const inFlight = await this.inFlightByWebhook(trx, now);
-      const heldBack = await this.heldBackByEarlier(trx, candidates.map((row) => row.id));
-      const health = await healthOf(trx, [...new Set(candidates.map((row) => row.webhook_id))]);
-      // An open breaker pauses its webhook; a half-open one lets one probe through at a time.
-      const capFor = (webhookId: string) => {
-        const state = health.get(webhookId);
-        if (state?.openUntil && state.openUntil > now) return 0;
-        return fairness.breakerThreshold !== undefined && isHalfOpen(state, now, fairness.breakerThreshold) ? 1 : perWebhook;
-      };
+      if (candidates.length === 0) return { rows: [], waiting: cannotGo.size > 0 };
       const picked: string[] = [];
       for (const candidate of candidates) {
         const flying = inFlight.get(candidate.webhook_id) ?? 0;
-        if (flying >= capFor(candidate.webhook_id) || heldBack.has(candidate.id)) continue;
+        if (flying >= capFor(candidate.webhook_id)) continue;
         inFlight.set(candidate.webhook_id, flying + 1);
         picked.push(candidate.id);
         if (picked.length === limit) break;
@@ -132,32 +144,24 @@ export class DeliveryQueue {
     });
   }
 
-  /** Of these deliveries, those with an earlier pending delivery of their webhook about one of their records. */
-  private async heldBackByEarlier(executor: Executor, ids: readonly string[]): Promise<Set<string>> {
-    // Written from the candidates outwards (their records, then earlier rows by index, then each
-    // one's status by primary key): joining `deliveries` by status instead let SQLite start from
-    // every pending delivery.
-    const rows = await executor
-      .selectFrom('delivery_records as mine')
-      .innerJoin('delivery_records as earlier', (join) =>
-        join
-          .onRef('earlier.webhook_id', '=', 'mine.webhook_id')
-          .onRef('earlier.record_id', '=', 'mine.record_id')
-          .onRef('earlier.sequence', '<', 'mine.sequence'),
-      )
-      .select('mine.delivery_id')
-      .distinct()
-      .where('mine.delivery_id', 'in', [...ids])
-      .where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('deliveries as before')
-            .select('before.id')
-            .whereRef('before.id', '=', 'earlier.delivery_id')
-            .where('before.status', '=', 'pending'),
-        ),
-      )
-      .execute();
-    return new Set(rows.map((row) => row.delivery_id));
+  /**
+   * For the delivery in the outer query: an earlier pending delivery of its webhook about one of its
+   * records, which it must wait for. Read from the delivery outwards (its records, then earlier rows
+   * by index, then each one's status by primary key).
+   */
+  private earlierPending() {
+    return ({ selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) =>
+      selectFrom('delivery_records as mine')
+        .innerJoin('delivery_records as earlier', (join) =>
+          join
+            .onRef('earlier.webhook_id', '=', 'mine.webhook_id')
+            .onRef('earlier.record_id', '=', 'mine.record_id')
+            .onRef('earlier.sequence', '<', 'mine.sequence'),
+        )
+        .innerJoin('deliveries as before', 'before.id', 'earlier.delivery_id')
+        .select('before.id')
+        .whereRef('mine.delivery_id', '=', 'deliveries.id')
+        .where('before.status', '=', 'pending');
   }
 
   /** Leased (in flight) deliveries per webhook. */
@@ -203,18 +207,6 @@ export class DeliveryQueue {
       );
   }
 
-  async markDelivered(id: string, workerId: string, outcome: AttemptOutcome): Promise<void> {
-    await this.finishAttempt(id, workerId, outcome, { status: 'delivered', finished_at: outcome.attemptedAt });
-  }
-
-  async reschedule(id: string, workerId: string, outcome: AttemptOutcome, dueAt: number): Promise<void> {
-    await this.finishAttempt(id, workerId, outcome, { status: 'pending', due_at: dueAt });
-  }
-
-  async markFailed(id: string, workerId: string, outcome: AttemptOutcome): Promise<void> {
-    await this.finishAttempt(id, workerId, outcome, { status: 'failed', finished_at: outcome.attemptedAt });
-  }
-
   /** Gives a delivery up without an attempt (its webhook is gone). */
   async abandon(id: string, workerId: string, reason: string, at: number): Promise<void> {
     await this.database.db
@@ -226,39 +218,43 @@ export class DeliveryQueue {
   }
 
   /**
-   * Logs an attempt and releases the lease; only the lease holder may (a late worker whose lease ran
-   * out changes nothing, and its attempt is not logged twice).
+   * Records finished attempts and releases their leases, all in one transaction (one commit, one
+   * statement for the deliveries and one for the attempt log per batch). Only the lease holder may:
+   * a late worker whose lease ran out changes nothing, and its attempt is not logged twice.
    */
-  private async finishAttempt(
-    id: string,
-    workerId: string,
-    outcome: AttemptOutcome,
-    changes: Partial<Pick<DeliveriesTable, 'status' | 'due_at' | 'finished_at'>>,
-  ): Promise<void> {
-    const { db } = this.database;
-    // The update is guarded by the lease and says which attempt this was; then the attempt is logged.
-    const finished = await db
-      .updateTable('deliveries')
-      .set({
-        ...changes,
-        attempts: sql`attempts + 1`,
-        last_attempt_at: outcome.attemptedAt,
-        last_status: outcome.status,
-        last_error: outcome.error,
-        locked_by: null,
-        locked_until: null,
-      })
-      .where('id', '=', id)
-      .where('locked_by', '=', workerId)
-      .returning('attempts')
-      .executeTakeFirst();
-    if (!finished) return;
-    await db
+  async finishAttempts(workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
+    if (finished.length === 0) return;
+    await this.database.db.transaction().execute(async (trx) => {
+      for (let start = 0; start < finished.length; start += FINISHED_PER_STATEMENT) {
+        await this.finishChunk(trx, workerId, finished.slice(start, start + FINISHED_PER_STATEMENT));
+      }
+    });
+  }
+
+  private async finishChunk(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
+    // One UPDATE … FROM (VALUES …) for the whole chunk, in SQL both databases read alike: VALUES
+    // columns are named column1…, and the casts give PostgreSQL the types of its parameters.
+    const values = finished.map(({ id, outcome, next }) => sql`(
+      CAST(${id} AS TEXT), CAST(${next.status} AS TEXT), CAST(${next.status === 'pending' ? next.dueAt : null} AS BIGINT),
+      CAST(${next.status === 'pending' ? null : outcome.attemptedAt} AS BIGINT), CAST(${outcome.attemptedAt} AS BIGINT),
+      CAST(${outcome.status} AS INTEGER), CAST(${outcome.error} AS TEXT))`);
+    const updated = await sql<{ id: string; attempts: number }>`
+      UPDATE deliveries SET
+        status = v.column2, due_at = COALESCE(v.column3, deliveries.due_at), finished_at = v.column4,
+        attempts = deliveries.attempts + 1, last_attempt_at = v.column5, last_status = v.column6, last_error = v.column7,
+        locked_by = NULL, locked_until = NULL
+      FROM (VALUES ${sql.join(values)}) AS v
+      WHERE deliveries.id = v.column1 AND deliveries.locked_by = ${workerId}
+      RETURNING deliveries.id, deliveries.attempts`.execute(trx);
+    const attemptNumbers = new Map(updated.rows.map((row) => [row.id, Number(row.attempts)]));
+    const logged = finished.filter(({ id }) => attemptNumbers.has(id));
+    if (logged.length === 0) return;
+    await trx
       .insertInto('delivery_attempts')
-      .values({
+      .values(logged.map(({ id, outcome }) => ({
         id: newId(outcome.attemptedAt),
         delivery_id: id,
-        attempt: finished.attempts,
+        attempt: attemptNumbers.get(id)!,
         started_at: outcome.attemptedAt,
         duration_ms: outcome.durationMs,
         request_headers: JSON.stringify(outcome.requestHeaders),
@@ -266,7 +262,7 @@ export class DeliveryQueue {
         response_headers: outcome.responseHeaders === null ? null : JSON.stringify(outcome.responseHeaders),
         response_body: outcome.responseBody,
         error: outcome.error,
-      })
+      })))
       .execute();
   }
 }

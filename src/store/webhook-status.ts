@@ -5,7 +5,8 @@
 // only when the state changes, not on every attempt.
 import { formatDateTime } from '../domain/dates.js';
 import { recordFailure, type BreakerSettings, type Health } from '../domain/circuit-breaker.js';
-import type { Database, Executor } from './database.js';
+import type { Selectable } from 'kysely';
+import type { Database, Executor, WebhookHealthTable } from './database.js';
 import type { RecordStore } from './record-store.js';
 
 /** Forgets a webhook's failures (it was re-enabled, or it answered). */
@@ -15,7 +16,15 @@ export async function resetHealth(executor: Executor, webhookId: string): Promis
 
 export async function healthOf(executor: Executor, webhookIds: readonly string[]): Promise<Map<string, Health>> {
   if (webhookIds.length === 0) return new Map();
-  const rows = await executor.selectFrom('webhook_health').selectAll().where('webhook_id', 'in', [...webhookIds]).execute();
+  return healthMap(await executor.selectFrom('webhook_health').selectAll().where('webhook_id', 'in', [...webhookIds]).execute());
+}
+
+/** The health of every webhook whose breaker has tripped (open, or half-open): few rows. */
+export async function trippedBreakers(executor: Executor, threshold: number): Promise<Map<string, Health>> {
+  return healthMap(await executor.selectFrom('webhook_health').selectAll().where('consecutive_failures', '>=', threshold).execute());
+}
+
+function healthMap(rows: readonly Selectable<WebhookHealthTable>[]): Map<string, Health> {
   return new Map(rows.map((row) => [row.webhook_id, {
     consecutiveFailures: row.consecutive_failures,
     failingSince: row.failing_since,

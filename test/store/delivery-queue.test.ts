@@ -60,7 +60,7 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const claimed = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 })).rows;
     expect(claimed).toHaveLength(3);
     expect(claimed.map((row) => row.id)).not.toContain(second.id);
-    await queue.markDelivered(first.id, 'a', attempt(now, 200, null));
+    await queue.finishAttempts('a', [{ id: first.id, outcome: attempt(now, 200, null), next: { status: 'delivered' } }]);
     const next = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 })).rows;
     expect(next.length).toBeLessThanOrEqual(1);
   });
@@ -74,11 +74,11 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const [retaken] = (await queue.claimDue('other', now + 1_001, 10, 1_000)).rows;
     expect(retaken.id).toBe(leased.id);
 
-    await queue.markDelivered(leased.id, 'crashed', attempt(now + 2_000, 200, null));
+    await queue.finishAttempts('crashed', [{ id: leased.id, outcome: attempt(now + 2_000, 200, null), next: { status: 'delivered' } }]);
     const [stillLeased] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
     expect(stillLeased).toMatchObject({ status: 'pending', attempts: 0, locked_by: 'other' });
 
-    await queue.reschedule(leased.id, 'other', attempt(now + 2_000, 500, 'HTTP 500'), now + 9_000);
+    await queue.finishAttempts('other', [{ id: leased.id, outcome: attempt(now + 2_000, 500, 'HTTP 500'), next: { status: 'pending', dueAt: now + 9_000 } }]);
     const [rescheduled] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', leased.id).execute();
     expect(rescheduled).toMatchObject({ status: 'pending', attempts: 1, due_at: now + 9_000, last_status: 500, locked_by: null });
     expect(await queue.nextDueAt()).toBe(now + 9_000);
@@ -92,9 +92,11 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const [old, recent, failed] = [delivery(now), delivery(now), delivery(now)];
     await queue.enqueue(database.db, [old, recent, failed]);
     (await queue.claimDue('w', now, 10, 1_000)).rows;
-    await queue.markDelivered(old.id, 'w', attempt(now, 200, null));
-    await queue.markDelivered(recent.id, 'w', attempt(now + 10_000, 200, null));
-    await queue.markFailed(failed.id, 'w', attempt(now, 500, 'HTTP 500'));
+    await queue.finishAttempts('w', [
+      { id: old.id, outcome: attempt(now, 200, null), next: { status: 'delivered' } },
+      { id: recent.id, outcome: attempt(now + 10_000, 200, null), next: { status: 'delivered' } },
+      { id: failed.id, outcome: attempt(now, 500, 'HTTP 500'), next: { status: 'failed' } },
+    ]);
     expect(await new DeliveryLog(database).purgeDelivered(now + 5_000)).toBe(1);
     const left = await database.db.selectFrom('deliveries').select('id').orderBy('id').execute();
     expect(left.map((row) => row.id)).toEqual([recent.id, failed.id]);

@@ -1,0 +1,259 @@
+// The scenarios of `npm run bench`. Each runs on a fresh database with its own Tidings process(es),
+// sends only to the receiver process, and returns its figures; rates are measured at the receiver
+// (first to last receipt), so process start-up is never counted.
+import { Agent, request } from 'undici';
+import { newId } from '../src/domain/ids.js';
+import { createTestDatabase, type DatabaseKind } from '../test/support/databases.js';
+import { ApiClient, BODY, fillQueue, latencySummary, now, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
+
+let runs = 0;
+/** A receiver path no earlier run has used. */
+const pathFor = (name: string) => `${name}-${(runs += 1)}`;
+const perSecond = (stats: PathStats) => (stats.count - 1) / ((stats.lastAt! - stats.firstAt!) / 1000);
+const accountName = () => `Bench ${newId()}`;
+
+/** The most this machine delivers: keep-alive undici POSTs of the drain's body, 32 at a time. */
+export async function baseline(receiver: Receiver, count: number): Promise<{ count: number; perSecond: number }> {
+  const path = pathFor('baseline');
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  let sent = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (sent < count) {
+      sent += 1;
+      const response = await request(`${receiver.url}/${path}`, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+      await response.body.dump();
+    }
+  }));
+  await agent.close();
+  return { count, perSecond: perSecond(await receiver.stats(path)) };
+}
+
+/** Runs `setup` against a Tidings process on a fresh database (which it migrates), then stops it. */
+async function prepared<T>(kind: DatabaseKind, setup: (api: ApiClient) => Promise<T>) {
+  const database = await createTestDatabase(kind);
+  const tidings = await TidingsProcess.start(database.url);
+  const api = new ApiClient(tidings.apiUrl);
+  try {
+    return { database, setup: await setup(api) };
+  } finally {
+    await api.close();
+    await tidings.stop();
+  }
+}
+
+async function ownerOf(api: ApiClient): Promise<string> {
+  return (await api.get('entities/Clients?first=1')).data[0].id as string;
+}
+
+/**
+ * Drain: `count` deliveries already queued for one webhook, sent by `workers` processes (the worker
+ * process on PostgreSQL, the one `serve` process on SQLite).
+ */
+export async function drain(kind: DatabaseKind, receiver: Receiver, count: number, workers = 1) {
+  const path = pathFor('drain');
+  const { database, setup: webhookId } = await prepared(kind, (api) => api.create('Webhooks', { url: `${receiver.url}/${path}`, events: ['Account.Update'] }));
+  try {
+    await fillQueue(database.url, webhookId, count, Date.now() - count - 1_000);
+    const options: TidingsOptions = { command: kind === 'postgres' ? 'worker' : 'serve' };
+    const processes = await Promise.all(Array.from({ length: workers }, () => TidingsProcess.start(database.url, options)));
+    try {
+      const stats = await receiver.waitFor(path, count, 600_000);
+      return { deliveries: count, workers, perSecond: perSecond(stats) };
+    } finally {
+      await Promise.all(processes.map((process) => process.stop()));
+    }
+  } finally {
+    await database.drop();
+  }
+}
+
+/** Backlog: a million queued deliveries; the peak resident memory of the process draining them. */
+export async function backlog(kind: DatabaseKind, receiver: Receiver, count: number, seconds: number) {
+  const path = pathFor('backlog');
+  const { database, setup: webhookId } = await prepared(kind, (api) => api.create('Webhooks', { url: `${receiver.url}/${path}`, events: ['Account.Update'] }));
+  try {
+    await fillQueue(database.url, webhookId, count, Date.now() - count - 1_000);
+    const tidings = await TidingsProcess.start(database.url);
+    try {
+      await sleep(seconds * 1_000);
+      const stats = await receiver.stats(path);
+      return { queued: count, drainedSeconds: seconds, delivered: stats.count, perSecond: perSecond(stats), peakRssMb: tidings.peakRssMb() };
+    } finally {
+      await tidings.stop();
+    }
+  } finally {
+    await database.drop();
+  }
+}
+
+/**
+ * Steady: account creations through the API at `rate` per second for `seconds`, one webhook on
+ * Account.Create → write → receipt latency. Then saturation: `writers` clients writing as fast as
+ * they can for `saturationSeconds` → writes/s and deliveries/s.
+ */
+export async function steady(kind: DatabaseKind, receiver: Receiver, settings: { rate: number; seconds: number; saturationSeconds: number; writers: number }) {
+  const database = await createTestDatabase(kind);
+  const tidings = await TidingsProcess.start(database.url);
+  const api = new ApiClient(tidings.apiUrl);
+  try {
+    const ownerId = await ownerOf(api);
+    const write = async (sent: Map<string, number>, apiLatencies: number[]) => {
+      const name = accountName();
+      const started = now();
+      sent.set(name, started);
+      const response = await api.post('entities/Accounts', { name, owner_id: ownerId });
+      if (response.status !== 201) throw new Error(`write failed: ${response.status} ${JSON.stringify(response.body)}`);
+      apiLatencies.push(now() - started);
+    };
+    const measure = async (path: string, sent: Map<string, number>) => {
+      await receiver.waitFor(path, sent.size, 120_000);
+      const receipts = await receiver.receipts(path);
+      return latencySummary([...sent].map(([name, sentAt]) => receipts.get(name)! - sentAt));
+    };
+
+    // Warm-up (JIT, connections, caches), not measured.
+    const warmPath = pathFor('timed-warm');
+    const warmHook = await api.create('Webhooks', { url: `${receiver.url}/${warmPath}`, events: ['Account.Create'] });
+    const warmSent = new Map<string, number>();
+    for (let index = 0; index < 200; index += 1) await write(warmSent, []);
+    await measure(warmPath, warmSent);
+    await api.delete(`entities/Webhooks/${warmHook}`);
+
+    // Open loop: writes start on schedule whether or not earlier ones have finished.
+    const steadyPath = pathFor('timed-steady');
+    const steadyHook = await api.create('Webhooks', { url: `${receiver.url}/${steadyPath}`, events: ['Account.Create'] });
+    const sent = new Map<string, number>();
+    const apiLatencies: number[] = [];
+    const writes: Promise<void>[] = [];
+    const started = now();
+    while (now() - started < settings.seconds * 1_000) {
+      const due = Math.floor(((now() - started) / 1_000) * settings.rate);
+      while (writes.length < due) writes.push(write(sent, apiLatencies));
+      await sleep(2);
+    }
+    await Promise.all(writes);
+    const achievedRate = writes.length / ((now() - started) / 1_000);
+    const steadyFigures = { writesPerSecond: achievedRate, writes: writes.length, writeToReceipt: await measure(steadyPath, sent), apiWrite: latencySummary(apiLatencies) };
+    await api.delete(`entities/Webhooks/${steadyHook}`);
+
+    // Saturation: closed loop, as fast as the API takes them.
+    const saturationPath = pathFor('timed-saturation');
+    await api.create('Webhooks', { url: `${receiver.url}/${saturationPath}`, events: ['Account.Create'] });
+    const saturationSent = new Map<string, number>();
+    const saturationLatencies: number[] = [];
+    const saturationStarted = now();
+    await Promise.all(Array.from({ length: settings.writers }, async () => {
+      while (now() - saturationStarted < settings.saturationSeconds * 1_000) await write(saturationSent, saturationLatencies);
+    }));
+    const writesPerSecond = saturationSent.size / ((now() - saturationStarted) / 1_000);
+    const writeToReceipt = await measure(saturationPath, saturationSent);
+    const saturation = {
+      writers: settings.writers,
+      writesPerSecond,
+      deliveriesPerSecond: perSecond(await receiver.stats(saturationPath)),
+      writeToReceipt,
+      apiWrite: latencySummary(saturationLatencies),
+    };
+    return { ...steadyFigures, saturation };
+  } finally {
+    await api.close();
+    await tidings.stop();
+    await database.drop();
+  }
+}
+
+/** Fan-out: one write matched by `webhooks` webhooks → time until the last of them is received. */
+export async function fanOut(kind: DatabaseKind, receiver: Receiver, webhooks: number) {
+  const path = pathFor('fanout');
+  const database = await createTestDatabase(kind);
+  const tidings = await TidingsProcess.start(database.url);
+  const api = new ApiClient(tidings.apiUrl);
+  try {
+    const ownerId = await ownerOf(api);
+    await api.createMany('Webhooks', Array.from({ length: webhooks }, (_, index) => ({ url: `${receiver.url}/${path}/${index}`, events: ['Account.Create'] })));
+    const started = now();
+    await api.create('Accounts', { name: accountName(), owner_id: ownerId });
+    const stats = await receiver.waitFor(path, webhooks, 60_000);
+    return { webhooks, firstReceivedMs: stats.firstAt! - started, allReceivedMs: stats.lastAt! - started };
+  } finally {
+    await api.close();
+    await tidings.stop();
+    await database.drop();
+  }
+}
+
+// Webhooks that do not match an account creation: other entities' events, in turn.
+const OTHER_EVENTS = ['Contact.Create', 'Lead.Update', 'Opportunity.Create', 'Contact.Delete', 'Product.Update', 'Account.Delete', 'Appointment.Create', 'Task.Update'];
+
+/**
+ * Matching cost: the API write latency of an account creation with 10, 1,000 and 100,000 webhooks in
+ * the space. Of the first 10, one matches and nine are on the same event with filters that do not
+ * match; every further one is on another event.
+ */
+export async function matchingCost(kind: DatabaseKind, receiver: Receiver, sizes: readonly number[], writes: number) {
+  const path = pathFor('matching');
+  const database = await createTestDatabase(kind);
+  const tidings = await TidingsProcess.start(database.url);
+  const api = new ApiClient(tidings.apiUrl);
+  try {
+    const ownerId = await ownerOf(api);
+    await api.create('Webhooks', { url: `${receiver.url}/${path}`, events: ['Account.Create'] });
+    await api.createMany('Webhooks', Array.from({ length: 9 }, (_, index) => ({
+      url: `${receiver.url}/unmatched/${index}`, events: ['Account.Create'], options: { entity: { Account: { filter: { city: `Nowhere ${index}` } } } },
+    })));
+    let registered = 10;
+    const figures = [];
+    for (const size of sizes) {
+      const added = Array.from({ length: size - registered }, (_, index) => ({ url: `${receiver.url}/unmatched/${registered + index}`, events: [OTHER_EVENTS[index % OTHER_EVENTS.length]] }));
+      const setupStarted = now();
+      await api.createMany('Webhooks', added);
+      const setupSeconds = (now() - setupStarted) / 1_000;
+      registered = size;
+      const delivered = (await receiver.stats(path)).count;
+      const latencies: number[] = [];
+      for (let index = 0; index < writes + 50; index += 1) {
+        const started = now();
+        await api.create('Accounts', { name: accountName(), owner_id: ownerId });
+        if (index >= 50) latencies.push(now() - started); // the first 50 warm up
+      }
+      await receiver.waitFor(path, delivered + writes + 50, 60_000);
+      figures.push({ webhooks: size, setupSeconds, apiWrite: latencySummary(latencies) });
+    }
+    return figures;
+  } finally {
+    await api.close();
+    await tidings.stop();
+    await database.drop();
+  }
+}
+
+/**
+ * Isolation: ten webhooks with `perWebhook` queued deliveries each, interleaved. Run once with all ten
+ * healthy, once with the tenth's receiver never answering → the other nine's deliveries/s in each.
+ */
+export async function isolation(kind: DatabaseKind, receiver: Receiver, perWebhook: number) {
+  const run = async (tenthPath: string) => {
+    const ninePath = pathFor('nine');
+    const { database, setup: webhookIds } = await prepared(kind, async (api) => {
+      const ids = [];
+      for (let index = 0; index < 9; index += 1) ids.push(await api.create('Webhooks', { url: `${receiver.url}/${ninePath}/${index}`, events: ['Account.Update'] }));
+      ids.push(await api.create('Webhooks', { url: `${receiver.url}/${tenthPath}`, events: ['Account.Update'] }));
+      return ids;
+    });
+    try {
+      const firstDueAt = Date.now() - perWebhook - 1_000;
+      for (const webhookId of webhookIds) await fillQueue(database.url, webhookId, perWebhook, firstDueAt);
+      const tidings = await TidingsProcess.start(database.url);
+      try {
+        return perSecond(await receiver.waitFor(ninePath, 9 * perWebhook, 300_000));
+      } finally {
+        await tidings.stop();
+      }
+    } finally {
+      await database.drop();
+    }
+  };
+  const allHealthy = await run(pathFor('tenth'));
+  const oneSilent = await run(pathFor('hang'));
+  return { perWebhook, allHealthyPerSecond: allHealthy, oneSilentPerSecond: oneSilent, ratio: oneSilent / allHealthy };
+}
