@@ -18,7 +18,7 @@ const { values: options } = parseArgs({
 });
 
 const SIZES = options.quick
-  ? { baseline: 3_000, drain: 5_000, steady: { rate: 500, seconds: 5, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
+  ? { baseline: 5_000, drain: 5_000, steady: { rate: 500, seconds: 5, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
   : { baseline: 20_000, drain: 100_000, steady: { rate: 500, seconds: 30, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
 const SCENARIOS = ['drain', 'steady', 'fanout', 'matching', 'backlog', 'isolation', 'workers'] as const;
 const selected = new Set(options.only ? options.only.split(',') : SCENARIOS);

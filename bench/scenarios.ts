@@ -12,20 +12,27 @@ const pathFor = (name: string) => `${name}-${(runs += 1)}`;
 const perSecond = (stats: PathStats) => (stats.count - 1) / ((stats.lastAt! - stats.firstAt!) / 1000);
 const accountName = () => `Bench ${newId()}`;
 
-/** The most this machine delivers: keep-alive undici POSTs of the drain's body, 32 at a time. */
+/**
+ * The most this machine delivers: keep-alive undici POSTs of the drain's body, 32 at a time, after a
+ * warm-up round (JIT, connections) like the one every Tidings process has had by its steady state.
+ */
 export async function baseline(receiver: Receiver, count: number): Promise<{ count: number; perSecond: number }> {
-  const path = pathFor('baseline');
   const agent = new Agent({ keepAliveTimeout: 60_000 });
-  let sent = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (sent < count) {
-      sent += 1;
-      const response = await request(`${receiver.url}/${path}`, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json' }, dispatcher: agent });
-      await response.body.dump();
-    }
-  }));
+  const round = async (path: string, total: number) => {
+    let sent = 0;
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (sent < total) {
+        sent += 1;
+        const response = await request(`${receiver.url}/${path}`, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+        await response.body.dump();
+      }
+    }));
+    return receiver.stats(path);
+  };
+  await round(pathFor('baseline-warm-up'), Math.min(count, 5_000));
+  const stats = await round(pathFor('baseline'), count);
   await agent.close();
-  return { count, perSecond: perSecond(await receiver.stats(path)) };
+  return { count, perSecond: perSecond(stats) };
 }
 
 /** Runs `setup` against a Tidings process on a fresh database (which it migrates), then stops it. */

@@ -13,7 +13,6 @@ import type { WebhookDefinition } from '../domain/webhook-matching.js';
 import type { ClaimedDelivery, DeliveryQueue, FinishedAttempt } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { WebhookStatusStore } from '../store/webhook-status.js';
-import { AttemptRecorder } from './attempt-recorder.js';
 import type { HttpSender } from './sender.js';
 
 export interface WorkerSettings {
@@ -41,12 +40,14 @@ export interface WorkerDependencies {
   readonly random?: () => number;
 }
 
-const DEFAULT_CONCURRENCY = 32;
+const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const ERROR_BACKOFF_MS = 1_000;
-// Half the pool: one webhook can never hold more than half of a worker's attempts. (To be tuned with
-// the delivery benchmark.)
-const DEFAULT_PER_WEBHOOK_CONCURRENCY = 16;
+/** The longest an ended attempt waits to be recorded while others are still in flight. */
+const RECORD_DELAY_MS = 20;
+// Half the pool: one webhook can never hold more than half of a worker's attempts, and one webhook's
+// backlog alone still keeps 32 attempts in flight (the raw-POST baseline's concurrency).
+const DEFAULT_PER_WEBHOOK_CONCURRENCY = 32;
 
 export class DeliveryWorker {
   readonly id = `worker-${randomBytes(6).toString('hex')}`;
@@ -54,14 +55,11 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
-  private readonly recorder: AttemptRecorder;
 
   constructor(
     private readonly deps: WorkerDependencies,
     private readonly settings: WorkerSettings,
-  ) {
-    this.recorder = new AttemptRecorder(deps.queue, this.id);
-  }
+  ) {}
 
   start(): void {
     if (this.running) return;
@@ -85,46 +83,59 @@ export class DeliveryWorker {
 
   private now = () => (this.deps.clock ?? Date.now)();
 
-  // A pool of `concurrency` attempts, refilled as each one ends: a slow receiver holds only the
-  // slots of its own deliveries (at most its per-webhook cap), never the whole worker.
+  // A pool of `concurrency` attempts, refilled as they end: a slow receiver holds only the slots of
+  // its own deliveries (at most its per-webhook cap), never the whole worker. Ended attempts are
+  // recorded by the next claim, in its transaction: one commit per batch, not one per delivery.
   private async run(): Promise<void> {
     const concurrency = this.settings.concurrency ?? DEFAULT_CONCURRENCY;
     const perWebhook = this.settings.perWebhookConcurrency ?? DEFAULT_PER_WEBHOOK_CONCURRENCY;
+    // Refill in batches: one claim per few ended attempts, not one per attempt.
+    const refillBatch = Math.max(1, Math.floor(concurrency / 4));
     // Long enough that an attempt always ends before its lease: another worker never takes a row
     // that is still being sent.
     const leaseMs = 2 * this.settings.deliveryTimeoutMs + 5_000;
     const inFlight = new Set<Promise<void>>();
+    let ended: FinishedAttempt[] = [];
+    let recordTimer: NodeJS.Timeout | null = null;
+    const attemptEnded = (finished: FinishedAttempt | null) => {
+      if (finished) ended.push(finished);
+      // The last attempt in flight, or a batch of them, is recorded (and refilled) at once; a lone
+      // attempt beside slow ones within RECORD_DELAY_MS.
+      if (inFlight.size === 0 || ended.length >= refillBatch) this.wake();
+      else recordTimer ??= setTimeout(() => this.wake(), RECORD_DELAY_MS);
+    };
     while (this.running) {
       try {
         this.wakeRequested = false;
+        if (recordTimer) clearTimeout(recordTimer);
+        recordTimer = null;
         const free = concurrency - inFlight.size;
-        let waiting = false;
-        if (free > 0) {
-          const claim = await this.deps.queue.claimDue(this.id, this.now(), free, leaseMs, {
-            perWebhook,
-            breakerThreshold: this.settings.breaker.threshold,
+        const finished = ended;
+        ended = [];
+        const claim = await this.deps.queue
+          .claimDue(this.id, this.now(), free, leaseMs, { perWebhook, breakerThreshold: this.settings.breaker.threshold }, finished)
+          .catch((error: unknown) => {
+            // Not recorded: kept for the next claim (their leases hold meanwhile).
+            ended = [...finished, ...ended];
+            throw error;
           });
-          const claimed = claim.rows;
-          waiting = claim.waiting;
-          if (claimed.length > 0) {
-            const webhooks = await this.loadWebhooks(claimed);
-            for (const delivery of claimed) {
-              const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id))
-                .catch((error) => this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed to record'))
-                .finally(() => {
-                  inFlight.delete(attempt);
-                  // Refill in batches: one claim per few finished attempts, not one per attempt.
-                  // Counted in free slots, so attempts stuck on a silent receiver do not stop it.
-                  if (concurrency - inFlight.size >= concurrency / 4) this.wake();
-                });
-              inFlight.add(attempt);
-            }
-            continue;
-          }
+        const claimed = claim.rows;
+        const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
+        for (const delivery of claimed) {
+          const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id))
+            .catch((error) => {
+              this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
+              return null;
+            })
+            .then((result) => {
+              inFlight.delete(attempt);
+              attemptEnded(result);
+            });
+          inFlight.add(attempt);
         }
-        // Full, or due work held back: an attempt ending (or new work) wakes the loop. Otherwise
-        // sleep until the next delivery falls due.
-        if (free <= 0 || waiting) await this.sleep(this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+        // Attempts in flight, or due work left behind: ending attempts (or new work) wake the loop.
+        // Otherwise sleep until the next delivery falls due.
+        if (inFlight.size > 0 || claim.waiting) await this.sleep(this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
         else await this.sleepUntilDue();
       } catch (error) {
         this.deps.logger?.error({ err: error }, 'delivery worker iteration failed; retrying');
@@ -132,6 +143,8 @@ export class DeliveryWorker {
       }
     }
     await Promise.all(inFlight);
+    if (recordTimer) clearTimeout(recordTimer);
+    await this.deps.queue.finishAttempts(this.id, ended);
   }
 
   // Nothing due: sleep until the next delivery falls due, at most the polling interval.
@@ -181,12 +194,13 @@ export class DeliveryWorker {
     return webhooks;
   }
 
-  private async deliver(delivery: ClaimedDelivery, webhook: WebhookDefinition | undefined): Promise<void> {
+  /** Attempts one delivery; resolves with what the attempt came to, to be recorded (null: nothing to record). */
+  private async deliver(delivery: ClaimedDelivery, webhook: WebhookDefinition | undefined): Promise<FinishedAttempt | null> {
     const { queue, sender, logger } = this.deps;
     const attemptedAt = this.now();
     if (!webhook || webhook.is_deleted) {
       await queue.abandon(delivery.id, this.id, 'the webhook was deleted', attemptedAt);
-      return;
+      return null;
     }
     const timestamp = Math.floor(attemptedAt / 1000);
     const format = webhook.options?.signature_format ?? 'pipeliner';
@@ -216,10 +230,11 @@ export class DeliveryWorker {
       }
     } else if (!result.forbidden) {
       const health = await this.deps.webhookStatus.recordFailure(delivery.space_id, webhook.id, attemptedAt, this.settings.breaker);
+      if (health.openUntil !== null) await queue.postpone(delivery.space_id, webhook.id, health.openUntil, attemptedAt);
       if (health.warned) logger?.warn({ webhook: webhook.id }, 'webhook failing for long: it will be disabled if this goes on');
       if (health.disabled) logger?.warn({ webhook: webhook.id }, 'webhook disabled after failing for too long');
     }
-    const finish = (next: FinishedAttempt['next']) => this.recorder.record({ id: delivery.id, outcome, next });
+    const finish = (next: FinishedAttempt['next']): FinishedAttempt => ({ id: delivery.id, outcome, next });
     switch (verdict.outcome) {
       case 'delivered':
         return finish({ status: 'delivered' });

@@ -24,8 +24,6 @@ export interface ClaimResult {
   readonly waiting: boolean;
 }
 
-/** Candidates read per claim, per row wanted: room to skip webhooks that reach their cap. */
-const CANDIDATES_PER_CLAIM = 4;
 /** Finished attempts per statement: 7 parameters each, well under SQLite's limit. */
 const FINISHED_PER_STATEMENT = 200;
 
@@ -78,7 +76,9 @@ export class DeliveryQueue {
   }
 
   /**
-   * Leases up to `limit` due deliveries to `workerId` until `now + leaseMs`, fairly:
+   * Records the `finished` attempts of `workerId` (see finishAttempts), then leases it up to `limit`
+   * due deliveries until `now + leaseMs`, all in one transaction (a worker's one commit per batch),
+   * fairly:
    * - per record: a delivery waits while an earlier one of the same webhook about one of its records
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
    * - per webhook: at most `perWebhook` of a webhook's deliveries are in flight at once, so a slow
@@ -88,7 +88,7 @@ export class DeliveryQueue {
    * In one transaction: the deliveries in flight are counted per webhook and the tripped breakers read;
    * the earliest due rows that
    * could go now are read (an index range in due order that skips rows held back, of webhooks at
-   * their cap, paused or disabled, and stops at `limit × CANDIDATES_PER_CLAIM`; on PostgreSQL locked
+   * their cap, paused or disabled, and stops at `limit` rows; on PostgreSQL locked
    * with SKIP LOCKED, so concurrent workers read disjoint windows); the caps are applied to that window
    * as rows are picked; and the picked rows are leased. Rows that cannot go never fill the window, so
    * a silent receiver's backlog does not keep other webhooks' deliveries waiting behind it.
@@ -99,10 +99,13 @@ export class DeliveryQueue {
     limit: number,
     leaseMs: number,
     fairness: { perWebhook?: number; breakerThreshold?: number } = {},
+    finished: readonly FinishedAttempt[] = [],
   ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
     const { db, capabilities } = this.database;
     return db.transaction().execute(async (trx) => {
+      await this.finishIn(trx, workerId, finished);
+      if (limit <= 0) return { rows: [], waiting: false };
       const inFlight = await this.inFlightByWebhook(trx, now);
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
       const halfOpen = (webhookId: string) => isHalfOpen(tripped.get(webhookId), now, fairness.breakerThreshold ?? 0);
@@ -120,15 +123,19 @@ export class DeliveryQueue {
         .where(this.webhookEnabled())
         .where(({ not, exists }) => not(exists(this.earlierPending())))
         .orderBy('due_at')
-        .limit(limit * CANDIDATES_PER_CLAIM);
+        .limit(limit);
       // Concurrent workers read disjoint windows; rows not picked are free again at commit.
       if (capabilities.rowLocks) window = window.forUpdate().skipLocked();
       const candidates = await window.execute();
       if (candidates.length === 0) return { rows: [], waiting: cannotGo.size > 0 };
       const picked: string[] = [];
+      let capped = false;
       for (const candidate of candidates) {
         const flying = inFlight.get(candidate.webhook_id) ?? 0;
-        if (flying >= capFor(candidate.webhook_id)) continue;
+        if (flying >= capFor(candidate.webhook_id)) {
+          capped = true;
+          continue;
+        }
         inFlight.set(candidate.webhook_id, flying + 1);
         picked.push(candidate.id);
         if (picked.length === limit) break;
@@ -140,14 +147,16 @@ export class DeliveryQueue {
         .where('id', 'in', picked)
         .returningAll()
         .execute();
-      return { rows, waiting: false };
+      return { rows, waiting: capped || cannotGo.size > 0 };
     });
   }
 
   /**
    * For the delivery in the outer query: an earlier pending delivery of its webhook about one of its
-   * records, which it must wait for. Read from the delivery outwards (its records, then earlier rows
-   * by index, then each one's status by primary key).
+   * records, which it must wait for. Read from the delivery outwards: its records, then earlier rows
+   * by index, then each one's status by primary key. The status is a scalar lookup, not a join, so
+   * that neither planner can start from every pending delivery instead (PostgreSQL's choice when its
+   * statistics lag a queue that just grew, at hundreds of milliseconds a claim).
    */
   private earlierPending() {
     return ({ selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) =>
@@ -158,19 +167,23 @@ export class DeliveryQueue {
             .onRef('earlier.record_id', '=', 'mine.record_id')
             .onRef('earlier.sequence', '<', 'mine.sequence'),
         )
-        .innerJoin('deliveries as before', 'before.id', 'earlier.delivery_id')
-        .select('before.id')
+        .select('earlier.delivery_id')
         .whereRef('mine.delivery_id', '=', 'deliveries.id')
-        .where('before.status', '=', 'pending');
+        .where(
+          (eb) => eb.selectFrom('deliveries as before').select('before.status').whereRef('before.id', '=', 'earlier.delivery_id'),
+          '=',
+          'pending',
+        );
   }
 
   /** Leased (in flight) deliveries per webhook. */
   private async inFlightByWebhook(executor: Executor, now: number): Promise<Map<string, number>> {
+    // Only pending rows are leased (an attempt's end clears its lease), so the lease index alone
+    // answers this: few rows, however long the queue.
     const rows = await executor
       .selectFrom('deliveries')
       .select(['webhook_id', (eb) => eb.fn.countAll().as('in_flight')])
       .where('locked_until', '>', now)
-      .where('status', '=', 'pending')
       .groupBy('webhook_id')
       .execute();
     return new Map(rows.map((row) => [row.webhook_id, Number(row.in_flight)]));
@@ -207,6 +220,22 @@ export class DeliveryQueue {
       );
   }
 
+  /**
+   * A webhook's breaker opened: its due deliveries that are not in flight wait until `until`. Moving
+   * them out of the due range once keeps them from filling every claim's window while it is paused.
+   */
+  async postpone(spaceId: string, webhookId: string, until: number, now: number): Promise<void> {
+    await this.database.db
+      .updateTable('deliveries')
+      .set({ due_at: until })
+      .where('space_id', '=', spaceId)
+      .where('webhook_id', '=', webhookId)
+      .where('status', '=', 'pending')
+      .where('due_at', '<', until)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .execute();
+  }
+
   /** Gives a delivery up without an attempt (its webhook is gone). */
   async abandon(id: string, workerId: string, reason: string, at: number): Promise<void> {
     await this.database.db
@@ -218,17 +247,19 @@ export class DeliveryQueue {
   }
 
   /**
-   * Records finished attempts and releases their leases, all in one transaction (one commit, one
-   * statement for the deliveries and one for the attempt log per batch). Only the lease holder may:
+   * Records finished attempts and releases their leases, in one transaction (one statement for the
+   * deliveries and one for the attempt log per batch). Only the lease holder may:
    * a late worker whose lease ran out changes nothing, and its attempt is not logged twice.
    */
   async finishAttempts(workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
     if (finished.length === 0) return;
-    await this.database.db.transaction().execute(async (trx) => {
-      for (let start = 0; start < finished.length; start += FINISHED_PER_STATEMENT) {
-        await this.finishChunk(trx, workerId, finished.slice(start, start + FINISHED_PER_STATEMENT));
-      }
-    });
+    await this.database.db.transaction().execute((trx) => this.finishIn(trx, workerId, finished));
+  }
+
+  private async finishIn(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
+    for (let start = 0; start < finished.length; start += FINISHED_PER_STATEMENT) {
+      await this.finishChunk(trx, workerId, finished.slice(start, start + FINISHED_PER_STATEMENT));
+    }
   }
 
   private async finishChunk(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {

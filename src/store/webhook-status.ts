@@ -51,8 +51,13 @@ export class WebhookStatusStore {
     await this.updateWebhook(spaceId, webhookId, nowMs, async () => ({ health_state: 'healthy', failing_since: null, health_warning: null }));
   }
 
-  /** Counts a failure; returns whether it disabled the webhook. */
-  async recordFailure(spaceId: string, webhookId: string, nowMs: number, settings: BreakerSettings): Promise<{ disabled: boolean; warned: boolean }> {
+  /** Counts a failure; returns whether it disabled the webhook, and until when its breaker is open. */
+  async recordFailure(
+    spaceId: string,
+    webhookId: string,
+    nowMs: number,
+    settings: BreakerSettings,
+  ): Promise<{ disabled: boolean; warned: boolean; openUntil: number | null }> {
     const previous = (await healthOf(this.database.db, [webhookId])).get(webhookId) ?? null;
     const outcome = recordFailure(previous, nowMs, settings);
     const { health } = outcome;
@@ -81,7 +86,7 @@ export class WebhookStatusStore {
           : {}),
       }));
     }
-    return { disabled: outcome.disable, warned: outcome.warn };
+    return { disabled: outcome.disable, warned: outcome.warn, openUntil: health.openUntil };
   }
 
   private async updateWebhook(

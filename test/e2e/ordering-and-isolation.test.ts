@@ -51,7 +51,7 @@ describe.each(databaseKinds)('ordering and isolation (%s)', (kind) => {
     await receiver.waitFor((r) => r.requests.filter((request) => request.path === '/healthy').length >= 80, 10_000);
     const slowDoneWhenHealthyDone = receiver.requests.filter((request) => request.path === '/slow').length;
     await api.deliveriesSettled(20_000);
-    expect(receiver.maxConcurrent.get('/slow')).toBeLessThanOrEqual(16);
+    expect(receiver.maxConcurrent.get('/slow')).toBeLessThanOrEqual(32);
     expect(slowDoneWhenHealthyDone).toBeLessThan(80);
     for (const webhook of [slow, healthy]) await api.delete(`entities/Webhooks/${webhook.id}`);
   });
