@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { Agent, request } from 'undici';
 import { newId } from '../src/domain/ids.js';
+import type { StoredRecord } from '../src/domain/projection.js';
 import { openDatabase } from '../src/store/database.js';
+import { RecordStore } from '../src/store/record-store.js';
 
 const ROOT = join(import.meta.dirname, '..');
 export const SPACE = 'bench';
@@ -224,6 +226,36 @@ export async function fillQueue(databaseUrl: string, webhookId: string, count: n
         INSERT INTO delivery_records (delivery_id, webhook_id, record_id, sequence)
         SELECT ${ids} || '-' || i, ${webhookId}, ${ids} || '-record-' || i, i FROM n`.execute(trx);
     });
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * Registers `count` more webhooks like `templateId` (one created through the API, with its
+ * WebhookEvent row), each with its own id, URL and event, written straight to the database in
+ * batches: the API creates about 400 a second, and the matching scenario needs 100,000.
+ */
+export async function cloneWebhooks(databaseUrl: string, templateId: string, count: number, shape: (index: number) => { url: string; event: string }): Promise<void> {
+  const database = openDatabase(databaseUrl);
+  const records = new RecordStore(database);
+  try {
+    const [template] = await records.findManyByIds(database.db, SPACE, [templateId]);
+    const [subscription] = await records.findChildren(database.db, SPACE, 'WebhookEvent', 'webhook_id', [templateId]);
+    for (let start = 0; start < count; start += 500) {
+      const webhooks: StoredRecord[] = [];
+      const subscriptions: StoredRecord[] = [];
+      for (let index = start; index < Math.min(count, start + 500); index += 1) {
+        const { url, event } = shape(index);
+        const webhook = { ...template.data, id: newId(), url, events: [event] };
+        webhooks.push(webhook);
+        subscriptions.push({ ...subscription, id: newId(), webhook_id: webhook.id, event });
+      }
+      await database.db.transaction().execute(async (trx) => {
+        await records.insertMany(trx, SPACE, 'Webhook', webhooks);
+        await records.insertMany(trx, SPACE, 'WebhookEvent', subscriptions);
+      });
+    }
   } finally {
     await database.close();
   }

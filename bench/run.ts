@@ -98,7 +98,11 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   if (selected.has('backlog')) {
     const result = await backlog(kind, receiver, SIZES.backlog.count, SIZES.backlog.seconds);
     figures.backlog = result;
-    show(`backlog of ${format(result.queued)}: peak RSS while draining for ${result.drainedSeconds} s`, `${format(result.peakRssMb)} MB (${format(result.perSecond)} deliveries/s)`);
+    const drainRss = (figures.drain as { peakRssMb: number } | undefined)?.peakRssMb;
+    show(
+      `backlog of ${format(result.queued)}: peak RSS while draining for ${result.drainedSeconds} s`,
+      `${format(result.peakRssMb)} MB (${format(result.perSecond)} deliveries/s)${drainRss ? `; draining ${format(SIZES.drain)}: ${format(drainRss)} MB` : ''}`,
+    );
     targets.push({ figure: 'backlog peak RSS (MB)', value: result.peakRssMb, target: '≤ 300', met: result.peakRssMb <= 300 });
   }
   if (selected.has('isolation')) {
