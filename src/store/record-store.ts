@@ -93,7 +93,10 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
-  /** Live records of an entity matching `conditions` (at most `limit`), in id order. */
+  /**
+   * Live records of an entity matching `conditions`: all of them, in no particular order (so that the
+   * database can start from an index on a filtered field), or the first `limit` in id order.
+   */
   async findWhere(
     executor: Executor,
     spaceId: string,
@@ -107,9 +110,8 @@ export class RecordStore {
       .where('space_id', '=', spaceId)
       .where('entity', '=', entity.name)
       .where('is_deleted', '=', 0)
-      .where(sql<boolean>`${compileFilter(this.database.dialect, conditions)}`)
-      .orderBy(this.idOrder());
-    if (limit !== undefined) query = query.limit(limit);
+      .where(sql<boolean>`${compileFilter(this.database.dialect, conditions)}`);
+    if (limit !== undefined) query = query.orderBy(this.idOrder()).limit(limit);
     return (await query.execute()).map(toRecord);
   }
 

@@ -14,18 +14,29 @@ describe('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'tidings-bench-results-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('drains its queue to a receiver process and writes the figures next to the baseline', async () => {
+  it('runs every scenario against its receiver and writes each figure, next to the baseline and the targets', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--db', 'sqlite', '--out', out], {
       cwd: ROOT,
-      timeout: 120_000,
+      timeout: 170_000,
     });
-    expect(stdout).toMatch(/baseline .*\/s/);
-    expect(stdout).toMatch(/sqlite: drain of 2000 queued deliveries: \d+\/s = [\d.]+ % of the baseline/);
+    expect(stdout).toMatch(/sqlite: baseline .*: [\d,]+\/s/);
+    expect(stdout).toMatch(/sqlite: drain of 5,000 queued deliveries: [\d,]+\/s = [\d.]+ % of the baseline/);
+    expect(stdout).toMatch(/sqlite: steady, [\d,]+ writes\/s for 5 s: write → receipt: p50 [\d.,]+ ms, p95 [\d.,]+ ms, p99 [\d.,]+ ms/);
+    expect(stdout).toMatch(/sqlite: fan-out, one write to 1,000 webhooks: first received after [\d,]+ ms, all after [\d,]+ ms/);
+    expect(stdout).toMatch(/sqlite: isolation, nine healthy webhooks beside a silent one: /);
     const [file] = readdirSync(out);
     expect(file).toMatch(/^\d{4}-\d{2}-\d{2}-sqlite-quick\.json$/);
     const results = JSON.parse(readFileSync(join(out, file), 'utf8'));
-    expect(results).toMatchObject({ database: 'sqlite', quick: true, versions: { node: process.version } });
-    expect(results.figures.baselinePerSecond).toBeGreaterThan(0);
-    expect(results.figures.drain).toMatchObject({ deliveries: 2000, perSecond: expect.any(Number), ratioToBaseline: expect.any(Number) });
-  }, 150_000);
+    expect(results).toMatchObject({ database: 'sqlite', quick: true, versions: { node: process.version }, sqlite: { synchronous: 'normal' } });
+    const { figures } = results;
+    expect(figures.baseline.perSecond).toBeGreaterThan(0);
+    expect(figures.drain).toMatchObject({ deliveries: 5_000, perSecond: expect.any(Number), ratioToBaseline: expect.any(Number) });
+    expect(figures.steady.writeToReceipt.count).toBe(figures.steady.writes);
+    expect(figures.fanOut.allReceivedMs).toBeGreaterThanOrEqual(figures.fanOut.firstReceivedMs);
+    expect(figures.matching.map((size: { webhooks: number }) => size.webhooks)).toEqual([10, 100, 1_000]);
+    expect(figures.backlog.peakRssMb).toBeGreaterThan(0);
+    expect(figures.isolation.ratio).toBeGreaterThan(0);
+    // One line per target, met or not.
+    expect(results.targets.map((target: { figure: string }) => target.figure)).toHaveLength(6);
+  }, 180_000);
 });
