@@ -226,8 +226,8 @@ export async function fillQueue(databaseUrl: string, webhookId: string, count: n
         INSERT INTO delivery_records (delivery_id, webhook_id, record_id, sequence)
         SELECT ${ids} || '-' || i, ${webhookId}, ${ids} || '-record-' || i, i FROM n`.execute(trx);
     });
-    // PostgreSQL plans the claim from statistics, which autovacuum refreshes within a minute of a
-    // bulk change like this one; a queue measured at once gets them now (see docs/performance.md).
+    // PostgreSQL plans from statistics, which autovacuum refreshes within a minute of a bulk change
+    // like this one; a queue measured at once gets them now (see docs/performance.md).
     if (database.dialect === 'postgres') await sql`ANALYZE deliveries, delivery_records`.execute(database.db);
   } finally {
     await database.close();
@@ -259,6 +259,8 @@ export async function cloneWebhooks(databaseUrl: string, templateId: string, cou
         await records.insertMany(trx, SPACE, 'WebhookEvent', subscriptions);
       });
     }
+    // As after fillQueue: the statistics autovacuum would have within a minute.
+    if (database.dialect === 'postgres') await sql`ANALYZE records`.execute(database.db);
   } finally {
     await database.close();
   }

@@ -18,8 +18,8 @@ const { values: options } = parseArgs({
 });
 
 const SIZES = options.quick
-  ? { baseline: 5_000, drain: 5_000, steady: { rate: 500, seconds: 5, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
-  : { baseline: 20_000, drain: 100_000, steady: { rate: 500, seconds: 30, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
+  ? { baseline: 5_000, drain: 5_000, workers: 5_000, steady: { rate: 500, seconds: 5, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
+  : { baseline: 20_000, drain: 100_000, workers: 50_000, steady: { rate: 500, seconds: 30, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
 const SCENARIOS = ['drain', 'steady', 'fanout', 'matching', 'backlog', 'isolation', 'workers'] as const;
 const selected = new Set(options.only ? options.only.split(',') : SCENARIOS);
 for (const name of selected) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario '${name}': one of ${SCENARIOS.join(', ')}`);
@@ -68,16 +68,16 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   }
   if (selected.has('workers') && kind === 'postgres') {
     const one = (figures.drain as { perSecond: number } | undefined)?.perSecond ?? (await drain(kind, receiver, SIZES.drain, 1)).perSecond;
-    const two = await drain(kind, receiver, SIZES.drain, 2);
-    figures.workers = { deliveries: SIZES.drain, onePerSecond: one, twoPerSecond: two.perSecond, ratioToBaseline: two.perSecond / base.perSecond };
-    show(`drain of ${format(SIZES.drain)}, two worker processes`, `${format(two.perSecond)}/s = ${percent(two.perSecond / base.perSecond)} of the baseline, ${format(two.perSecond / one, 2)} × one`);
+    const two = await drain(kind, receiver, SIZES.workers, 2);
+    figures.workers = { deliveries: SIZES.workers, onePerSecond: one, twoPerSecond: two.perSecond, ratioToBaseline: two.perSecond / base.perSecond };
+    show(`drain of ${format(SIZES.workers)}, two worker processes`, `${format(two.perSecond)}/s = ${percent(two.perSecond / base.perSecond)} of the baseline, ${format(two.perSecond / one, 2)} × one`);
     targets.push({ figure: 'two workers / one worker', value: two.perSecond / one, target: '> 1', met: two.perSecond > one });
   }
   if (selected.has('steady')) {
     const result = await steady(kind, receiver, SIZES.steady);
     figures.steady = result;
     const { writeToReceipt: latency, saturation } = result;
-    show(`steady, ${format(result.writesPerSecond)} writes/s for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms`);
+    show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms`);
     show(`saturation, ${saturation.writers} writers for ${SIZES.steady.saturationSeconds} s`, `${format(saturation.writesPerSecond)} writes/s, ${format(saturation.deliveriesPerSecond)} deliveries/s = ${percent(saturation.deliveriesPerSecond / base.perSecond)} of the baseline; write → receipt p50 ${format(saturation.writeToReceipt.p50Ms, 1)} ms, p99 ${format(saturation.writeToReceipt.p99Ms, 1)} ms`);
     targets.push({ figure: 'steady write → receipt p99 (ms)', value: latency.p99Ms, target: '≤ 50', met: latency.p99Ms <= 50 });
   }
