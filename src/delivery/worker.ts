@@ -83,6 +83,20 @@ export class DeliveryWorker {
 
   private now = () => (this.deps.clock ?? Date.now)();
 
+  // A webhook's health changes are read-modify-write: attempts ending together (a receiver failing
+  // all of them at once) would each read the same count and lose failures. In this process they
+  // run one after another, per webhook.
+  private readonly healthQueues = new Map<string, Promise<unknown>>();
+  private oneAtATime<T>(webhookId: string, change: () => Promise<T>): Promise<T> {
+    const next = (this.healthQueues.get(webhookId) ?? Promise.resolve()).catch(() => undefined).then(change);
+    this.healthQueues.set(webhookId, next);
+    const forget = () => {
+      if (this.healthQueues.get(webhookId) === next) this.healthQueues.delete(webhookId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
   // A pool of `concurrency` attempts, refilled as they end: a slow receiver holds only the slots of
   // its own deliveries (at most its per-webhook cap), never the whole worker. Ended attempts are
   // recorded by the next claim, in its transaction: one commit per batch, not one per delivery.
@@ -226,11 +240,14 @@ export class DeliveryWorker {
     if (verdict.outcome === 'delivered') {
       // A healthy webhook has nothing to reset (its record says so; failures set it at once).
       if ((webhook.health_state ?? 'healthy') !== 'healthy') {
-        await this.deps.webhookStatus.recordSuccess(delivery.space_id, webhook.id, attemptedAt);
+        await this.oneAtATime(webhook.id, () => this.deps.webhookStatus.recordSuccess(delivery.space_id, webhook.id, attemptedAt));
       }
     } else if (!result.forbidden) {
-      const health = await this.deps.webhookStatus.recordFailure(delivery.space_id, webhook.id, attemptedAt, this.settings.breaker);
-      if (health.openUntil !== null) await queue.postpone(delivery.space_id, webhook.id, health.openUntil, attemptedAt);
+      const health = await this.oneAtATime(webhook.id, async () => {
+        const counted = await this.deps.webhookStatus.recordFailure(delivery.space_id, webhook.id, attemptedAt, this.settings.breaker);
+        if (counted.openUntil !== null) await queue.postpone(delivery.space_id, webhook.id, counted.openUntil, attemptedAt);
+        return counted;
+      });
       if (health.warned) logger?.warn({ webhook: webhook.id }, 'webhook failing for long: it will be disabled if this goes on');
       if (health.disabled) logger?.warn({ webhook: webhook.id }, 'webhook disabled after failing for too long');
     }
@@ -240,7 +257,7 @@ export class DeliveryWorker {
         return finish({ status: 'delivered' });
       case 'disable':
         // Disabled first: once the delivery shows as finished, the webhook already says why.
-        await this.deps.webhookStatus.disable(delivery.space_id, webhook.id, 'the receiver answered 410 Gone', attemptedAt);
+        await this.oneAtATime(webhook.id, () => this.deps.webhookStatus.disable(delivery.space_id, webhook.id, 'the receiver answered 410 Gone', attemptedAt));
         logger?.warn({ webhook: webhook.id }, 'webhook disabled: the receiver answered 410 Gone');
         return finish({ status: 'failed' });
       case 'give-up':

@@ -125,15 +125,18 @@ export interface Database {
 // bigint columns hold epoch milliseconds and counters, all well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
-// API requests and a worker's attempts (up to 32 finishing at once) share the pool. 20 per process
+// API requests and a worker's claims share the pool. 20 per process
 // leaves room for several processes within PostgreSQL's default max_connections of 100.
 const POSTGRES_POOL_SIZE = 20;
 
 export function openDatabase(url: string): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE });
-    // An idle client's error (e.g. the server restarting) must not crash the process.
+    // A connection's error (e.g. the server restarting) must not crash the process: an idle client's
+    // reaches the pool; a checked-out client's also fails its query, which the caller handles, and
+    // is then emitted on the client, where it needs a listener of its own.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     return { url, db, dialect: 'postgres', capabilities: { rowLocks: true }, close: () => db.destroy() };
   }
