@@ -51,6 +51,23 @@ async function prepared<T>(kind: DatabaseKind, setup: (api: ApiClient) => Promis
   }
 }
 
+/** Runs `scenario` against a Tidings process on a fresh database, then stops it and drops the database. */
+async function onFreshTidings<T>(kind: DatabaseKind, scenario: (api: ApiClient, databaseUrl: string) => Promise<T>): Promise<T> {
+  const database = await createTestDatabase(kind);
+  try {
+    const tidings = await TidingsProcess.start(database.url);
+    const api = new ApiClient(tidings.apiUrl);
+    try {
+      return await scenario(api, database.url);
+    } finally {
+      await api.close();
+      await tidings.stop();
+    }
+  } finally {
+    await database.drop();
+  }
+}
+
 async function ownerOf(api: ApiClient): Promise<string> {
   return (await api.get('entities/Clients?first=1')).data[0].id as string;
 }
@@ -102,10 +119,7 @@ export async function backlog(kind: DatabaseKind, receiver: Receiver, count: num
  * they can for `saturationSeconds` → writes/s and deliveries/s.
  */
 export async function steady(kind: DatabaseKind, receiver: Receiver, settings: { rate: number; seconds: number; saturationSeconds: number; writers: number }) {
-  const database = await createTestDatabase(kind);
-  const tidings = await TidingsProcess.start(database.url);
-  const api = new ApiClient(tidings.apiUrl);
-  try {
+  return onFreshTidings(kind, async (api) => {
     const ownerId = await ownerOf(api);
     const write = async (sent: Map<string, number>, apiLatencies: number[]) => {
       const name = accountName();
@@ -179,31 +193,20 @@ export async function steady(kind: DatabaseKind, receiver: Receiver, settings: {
       apiWrite: latencySummary(saturationLatencies),
     };
     return { ...steadyFigures, saturation };
-  } finally {
-    await api.close();
-    await tidings.stop();
-    await database.drop();
-  }
+  });
 }
 
 /** Fan-out: one write matched by `webhooks` webhooks → time until the last of them is received. */
 export async function fanOut(kind: DatabaseKind, receiver: Receiver, webhooks: number) {
   const path = pathFor('fanout');
-  const database = await createTestDatabase(kind);
-  const tidings = await TidingsProcess.start(database.url);
-  const api = new ApiClient(tidings.apiUrl);
-  try {
+  return onFreshTidings(kind, async (api) => {
     const ownerId = await ownerOf(api);
     await api.createMany('Webhooks', Array.from({ length: webhooks }, (_, index) => ({ url: `${receiver.url}/${path}/${index}`, events: ['Account.Create'] })));
     const started = now();
     await api.create('Accounts', { name: accountName(), owner_id: ownerId });
     const stats = await receiver.waitFor(path, webhooks, 60_000);
     return { webhooks, firstReceivedMs: stats.firstAt! - started, allReceivedMs: stats.lastAt! - started };
-  } finally {
-    await api.close();
-    await tidings.stop();
-    await database.drop();
-  }
+  });
 }
 
 // Webhooks that do not match an account creation: other entities' events, in turn.
@@ -217,10 +220,7 @@ const OTHER_EVENTS = ['Contact.Create', 'Lead.Update', 'Opportunity.Create', 'Co
  */
 export async function matchingCost(kind: DatabaseKind, receiver: Receiver, sizes: readonly number[], writes: number) {
   const path = pathFor('matching');
-  const database = await createTestDatabase(kind);
-  const tidings = await TidingsProcess.start(database.url);
-  const api = new ApiClient(tidings.apiUrl);
-  try {
+  return onFreshTidings(kind, async (api, databaseUrl) => {
     const ownerId = await ownerOf(api);
     await api.create('Webhooks', { url: `${receiver.url}/${path}`, events: ['Account.Create'] });
     await api.createMany('Webhooks', Array.from({ length: 8 }, (_, index) => ({
@@ -230,7 +230,7 @@ export async function matchingCost(kind: DatabaseKind, receiver: Receiver, sizes
     let registered = 10;
     const figures = [];
     for (const size of sizes) {
-      await cloneWebhooks(database.url, template, size - registered, (index) => ({
+      await cloneWebhooks(databaseUrl, template, size - registered, (index) => ({
         url: `${receiver.url}/unmatched/${registered + index}`,
         event: OTHER_EVENTS[index % OTHER_EVENTS.length],
       }));
@@ -246,11 +246,7 @@ export async function matchingCost(kind: DatabaseKind, receiver: Receiver, sizes
       figures.push({ webhooks: size, apiWrite: latencySummary(latencies) });
     }
     return figures;
-  } finally {
-    await api.close();
-    await tidings.stop();
-    await database.drop();
-  }
+  });
 }
 
 /**
