@@ -111,6 +111,12 @@ export function profileInto(directory: string): void {
   profileDirectory = directory;
 }
 
+let showOutput = false;
+/** From now on, every Tidings process logs at `info` onto this process's stderr (for debugging a run). */
+export function showTidingsOutput(): void {
+  showOutput = true;
+}
+
 /** A Tidings process, as an operator runs it, on the bench's database. */
 export class TidingsProcess {
   private constructor(
@@ -122,7 +128,7 @@ export class TidingsProcess {
     const port = await freePort();
     const env = {
       TIDINGS_DATABASE_URL: databaseUrl, TIDINGS_SPACE: SPACE, TIDINGS_API_TOKEN: TOKEN, TIDINGS_API_PASSWORD: PASSWORD,
-      TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8', TIDINGS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', TIDINGS_HOST: '127.0.0.1', TIDINGS_PORT: String(port),
+      TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8', TIDINGS_LOG_LEVEL: showOutput ? 'info' : 'warn', TIDINGS_HOST: '127.0.0.1', TIDINGS_PORT: String(port),
       ...options.env,
     };
     const profile = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
@@ -130,7 +136,10 @@ export class TidingsProcess {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));
     child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));
-    if (process.env.BENCH_VERBOSE) { child.stdout!.pipe(process.stderr); child.stderr!.pipe(process.stderr); }
+    if (showOutput) {
+      child.stdout!.pipe(process.stderr);
+      child.stderr!.pipe(process.stderr);
+    }
     const tidings = new TidingsProcess(child, `http://127.0.0.1:${port}/api/v100/rest/spaces/${SPACE}`);
     if (options.command === 'worker') return tidings;
     const deadline = now() + 60_000;

@@ -3,6 +3,7 @@
 // Loopback only; Tidings and the receiver run as separate processes; bounded in count and time.
 //   npm run bench [-- --quick] [-- --db sqlite|postgres] [-- --only drain,steady,…] [-- --out DIR]
 //   [-- --profile DIR]   (a CPU profile of every Tidings process, as `node --cpu-prof` writes them)
+//   [-- --verbose]       (every Tidings process's log, at info, on stderr)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +11,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { version } from '../src/version.js';
 import { POSTGRES_ADMIN_URL, type DatabaseKind } from '../test/support/databases.js';
-import { profileInto, Receiver } from './harness.js';
+import { profileInto, Receiver, showTidingsOutput } from './harness.js';
 import { backlog, baseline, drain, fanOut, isolation, matchingCost, steady } from './scenarios.js';
 
 const { values: options } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, db: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, db: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' }, verbose: { type: 'boolean', default: false } },
 });
 
 const SIZES = options.quick
@@ -115,6 +116,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
 }
 
 if (options.profile) profileInto(options.profile);
+if (options.verbose) showTidingsOutput();
 const kinds: DatabaseKind[] = options.db ? [options.db as DatabaseKind] : (await postgresReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];
 const receiver = await Receiver.start();
 const summaries: { kind: DatabaseKind; targets: Target[] }[] = [];

@@ -20,7 +20,7 @@ export type ClaimedDelivery = DeliveriesTable;
 
 export interface ClaimResult {
   readonly rows: ClaimedDelivery[];
-  /** Due deliveries exist that could not be taken now (held back, capped, breaker open). */
+  /** Due deliveries may exist that could not be taken now (their webhook capped, or paused). */
   readonly waiting: boolean;
 }
 
@@ -85,13 +85,12 @@ export class DeliveryQueue {
    *   receiver cannot take every worker;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
    *   a half-open breaker lets one through at a time.
-   * In one transaction: the deliveries in flight are counted per webhook and the tripped breakers read;
-   * the earliest due rows that
-   * could go now are read (an index range in due order that skips rows held back, of webhooks at
-   * their cap, paused or disabled, and stops at `limit` rows; on PostgreSQL locked
-   * with SKIP LOCKED, so concurrent workers read disjoint windows); the caps are applied to that window
-   * as rows are picked; and the picked rows are leased. Rows that cannot go never fill the window, so
-   * a silent receiver's backlog does not keep other webhooks' deliveries waiting behind it.
+   * Steps: count the deliveries in flight per webhook and read the tripped breakers; read the earliest
+   * due rows that could go now (an index range in due order that skips rows held back, and rows of
+   * webhooks at their cap, paused or disabled, stopping at `limit` rows; on PostgreSQL locked with
+   * SKIP LOCKED, so concurrent workers read disjoint windows); apply the caps as rows are picked; lease
+   * the picked rows. Rows that cannot go never fill the window, so a silent receiver's backlog does
+   * not keep other webhooks' deliveries waiting behind it.
    */
   async claimDue(
     workerId: string,
