@@ -109,6 +109,13 @@ export class DeliveryWorker {
     // that is still being sent.
     const leaseMs = 2 * this.settings.deliveryTimeoutMs + 5_000;
     const inFlight = new Set<Promise<void>>();
+    // This worker's attempts in flight per webhook: the cap is per worker process, counted here.
+    const sending = new Map<string, number>();
+    const count = (webhookId: string, change: 1 | -1) => {
+      const flying = (sending.get(webhookId) ?? 0) + change;
+      if (flying === 0) sending.delete(webhookId);
+      else sending.set(webhookId, flying);
+    };
     let ended: FinishedAttempt[] = [];
     let recordTimer: NodeJS.Timeout | null = null;
     const attemptEnded = (finished: FinishedAttempt | null) => {
@@ -127,7 +134,7 @@ export class DeliveryWorker {
         const finished = ended;
         ended = [];
         const claim = await this.deps.queue
-          .claimDue(this.id, this.now(), free, leaseMs, { perWebhook, breakerThreshold: this.settings.breaker.threshold }, finished)
+          .claimDue(this.id, this.now(), free, leaseMs, { perWebhook, sending, breakerThreshold: this.settings.breaker.threshold }, finished)
           .catch((error: unknown) => {
             // Not recorded: kept for the next claim (their leases hold meanwhile).
             ended = [...finished, ...ended];
@@ -136,6 +143,7 @@ export class DeliveryWorker {
         const claimed = claim.rows;
         const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
         for (const delivery of claimed) {
+          count(delivery.webhook_id, 1);
           const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id))
             .catch((error) => {
               this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
@@ -143,6 +151,7 @@ export class DeliveryWorker {
             })
             .then((result) => {
               inFlight.delete(attempt);
+              count(delivery.webhook_id, -1);
               attemptEnded(result);
             });
           inFlight.add(attempt);

@@ -131,7 +131,9 @@ const POSTGRES_POOL_SIZE = 20;
 
 export function openDatabase(url: string): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE });
+    // JIT off: its compile time (30 ms, at times 500 ms) is paid by every claim whose cost estimate
+    // crosses jit_above_cost, for queries that run in 1-2 ms (see docs/performance.md).
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, options: '-c jit=off' });
     // A connection's error (e.g. the server restarting) must not crash the process: an idle client's
     // reaches the pool; a checked-out client's also fails its query, which the caller handles, and
     // is then emitted on the client, where it needs a listener of its own.

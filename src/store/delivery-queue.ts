@@ -81,11 +81,11 @@ export class DeliveryQueue {
    * fairly:
    * - per record: a delivery waits while an earlier one of the same webhook about one of its records
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
-   * - per webhook: at most `perWebhook` of a webhook's deliveries are in flight at once, so a slow
-   *   receiver cannot take every worker;
+   * - per webhook: the worker has at most `perWebhook` of a webhook's deliveries in flight at once
+   *   (`sending` counts its attempts in flight), so a slow receiver cannot take all its slots;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
-   *   a half-open breaker lets one through at a time.
-   * Steps: count the deliveries in flight per webhook and read the tripped breakers; read the earliest
+   *   a half-open breaker lets one through at a time, across all workers.
+   * Steps: read the tripped breakers (and what is in flight to the half-open ones); read the earliest
    * due rows that could go now (an index range in due order that skips rows held back, and rows of
    * webhooks at their cap, paused or disabled, stopping at `limit` rows; on PostgreSQL locked with
    * SKIP LOCKED, so concurrent workers read disjoint windows); apply the caps as rows are picked; lease
@@ -97,7 +97,7 @@ export class DeliveryQueue {
     now: number,
     limit: number,
     leaseMs: number,
-    fairness: { perWebhook?: number; breakerThreshold?: number } = {},
+    fairness: { perWebhook?: number; sending?: ReadonlyMap<string, number>; breakerThreshold?: number } = {},
     finished: readonly FinishedAttempt[] = [],
   ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
@@ -105,13 +105,18 @@ export class DeliveryQueue {
     return db.transaction().execute(async (trx) => {
       await this.finishIn(trx, workerId, finished);
       if (limit <= 0) return { rows: [], waiting: false };
-      const inFlight = await this.inFlightByWebhook(trx, now);
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
-      const halfOpen = (webhookId: string) => isHalfOpen(tripped.get(webhookId), now, fairness.breakerThreshold ?? 0);
-      // One probe at a time through a half-open breaker; none through an open one.
-      const capFor = (webhookId: string) => (halfOpen(webhookId) ? 1 : perWebhook);
-      const cannotGo = new Set([...inFlight].filter(([webhookId, flying]) => flying >= capFor(webhookId)).map(([webhookId]) => webhookId));
+      const threshold = fairness.breakerThreshold ?? 0;
+      const probing = [...tripped.keys()].filter((webhookId) => isHalfOpen(tripped.get(webhookId), now, threshold));
+      // A probe in flight anywhere counts: the lease index tells, for these few webhooks.
+      const probesInFlight = await this.leasedOf(trx, probing, now);
+      const taken = (webhookId: string) => (probesInFlight.has(webhookId) ? probesInFlight.get(webhookId)! : fairness.sending?.get(webhookId) ?? 0);
+      const capFor = (webhookId: string) => (probesInFlight.has(webhookId) ? 1 : perWebhook);
+      const cannotGo = new Set<string>();
       for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
+      for (const webhookId of new Set([...probing, ...(fairness.sending?.keys() ?? [])])) {
+        if (taken(webhookId) >= capFor(webhookId)) cannotGo.add(webhookId);
+      }
       let window = trx
         .selectFrom('deliveries')
         .select(['id', 'webhook_id'])
@@ -128,16 +133,16 @@ export class DeliveryQueue {
       const candidates = await window.execute();
       if (candidates.length === 0) return { rows: [], waiting: cannotGo.size > 0 };
       const picked: string[] = [];
+      const pickedOf = new Map<string, number>();
       let capped = false;
       for (const candidate of candidates) {
-        const flying = inFlight.get(candidate.webhook_id) ?? 0;
+        const flying = taken(candidate.webhook_id) + (pickedOf.get(candidate.webhook_id) ?? 0);
         if (flying >= capFor(candidate.webhook_id)) {
           capped = true;
           continue;
         }
-        inFlight.set(candidate.webhook_id, flying + 1);
+        pickedOf.set(candidate.webhook_id, (pickedOf.get(candidate.webhook_id) ?? 0) + 1);
         picked.push(candidate.id);
-        if (picked.length === limit) break;
       }
       if (picked.length === 0) return { rows: [], waiting: true };
       const rows = await trx
@@ -177,17 +182,21 @@ export class DeliveryQueue {
         .limit(1);
   }
 
-  /** Leased (in flight) deliveries per webhook. */
-  private async inFlightByWebhook(executor: Executor, now: number): Promise<Map<string, number>> {
+  /** Of `webhookIds`, how many deliveries each has leased (in flight) now. */
+  private async leasedOf(executor: Executor, webhookIds: readonly string[], now: number): Promise<Map<string, number>> {
+    if (webhookIds.length === 0) return new Map();
     // Only pending rows are leased (an attempt's end clears its lease), so the lease index alone
     // answers this: few rows, however long the queue.
     const rows = await executor
       .selectFrom('deliveries')
       .select(['webhook_id', (eb) => eb.fn.countAll().as('in_flight')])
       .where('locked_until', '>', now)
+      .where('webhook_id', 'in', [...webhookIds])
       .groupBy('webhook_id')
       .execute();
-    return new Map(rows.map((row) => [row.webhook_id, Number(row.in_flight)]));
+    const leased = new Map<string, number>(webhookIds.map((webhookId) => [webhookId, 0]));
+    for (const row of rows) leased.set(row.webhook_id, Number(row.in_flight));
+    return leased;
   }
 
   /**

@@ -116,8 +116,9 @@ describe('many processes on one PostgreSQL database', () => {
     await allDelivered(webhook.id, 60_000);
     const ids = deliveryIds('/killed');
     expect(new Set(ids).size).toBe(300);
-    // Only attempts cut off in flight are repeated, with the same webhook-id.
-    expect(ids.length - 300).toBeLessThanOrEqual(32);
+    // Only attempts not yet recorded when it died are repeated, with the same webhook-id: at most
+    // the 32 it had in flight to the webhook and those that ended during its last claim.
+    expect(ids.length - 300).toBeLessThanOrEqual(64);
     survivor.child.kill('SIGTERM');
     await exited(survivor.child);
     await api('DELETE', `Webhooks/${webhook.id}`);
