@@ -117,6 +117,9 @@ export function showTidingsOutput(): void {
   showOutput = true;
 }
 
+/** The node flags `npm start` and bin/tidings.js run Tidings with. */
+const TIDINGS_NODE_FLAGS = ['--max-old-space-size=1024'];
+
 /** A Tidings process, as an operator runs it, on the bench's database. */
 export class TidingsProcess {
   private constructor(
@@ -132,7 +135,7 @@ export class TidingsProcess {
       ...options.env,
     };
     const profile = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
-    const child = spawnScript(['src/cli/main.ts', options.command ?? 'serve'], env, profile);
+    const child = spawnScript(['src/cli/main.ts', options.command ?? 'serve'], env, [...TIDINGS_NODE_FLAGS, ...profile]);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));
     child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));

@@ -1,0 +1,41 @@
+// SQLite's write-ahead log is copied back into the database file by a background thread, not inside
+// the writer's commits: the WAL must still stay bounded while a process keeps writing, and every
+// committed write must be in the file once the process closes its database.
+import { statSync } from 'node:fs';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the SQLite write-ahead log', () => {
+  let testDatabase: TestDatabase;
+  let database: Database | undefined;
+
+  afterEach(async () => {
+    await database?.close();
+    await testDatabase.drop();
+  });
+
+  it('stays bounded while a process writes, and is all in the database file after close', async () => {
+    testDatabase = await createTestDatabase('sqlite');
+    const path = testDatabase.url.replace(/^sqlite:/, '');
+    database = openDatabase(testDatabase.url);
+    await sql`CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`.execute(database.db);
+    const body = 'x'.repeat(4_000);
+    // Ten rounds of about 4 MB each (a thousand pages, the size SQLite itself checkpoints at).
+    for (let round = 0; round < 10; round += 1) {
+      await database.db.transaction().execute(async (trx) => {
+        for (let row = 0; row < 1_000; row += 1) await sql`INSERT INTO filler (body) VALUES (${body})`.execute(trx);
+      });
+      await sleep(400);
+    }
+    // Unchecked, the log would hold all ten rounds (over 40 MB); checkpointed, it is reused.
+    expect(statSync(`${path}-wal`).size).toBeLessThan(15_000_000);
+    await database.close();
+    database = openDatabase(`sqlite:${path}`);
+    const { rows } = await sql<{ count: number }>`SELECT count(*) AS count FROM filler`.execute(database.db);
+    expect(rows[0].count).toBe(10_000);
+  });
+});
