@@ -132,7 +132,6 @@ export class EntityEngine {
     });
   }
 
-  /** Runs `work` in one transaction and reports the committed changes. */
   /** Runs `work` in one transaction, with the webhook deliveries it causes stored before the commit. */
   private async write<T>(
     spaceId: string,
