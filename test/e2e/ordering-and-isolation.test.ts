@@ -43,6 +43,33 @@ describe.each(databaseKinds)('ordering and isolation (%s)', (kind) => {
     receiver.reset();
   });
 
+  it("frees a hanging receiver's pool slots after a second, for the others to use", async () => {
+    let open = 0;
+    let mostOpen = 0;
+    let hung = 0;
+    receiver.respond = (request) => {
+      // The first 32 hang for 8 s (longer than the healthy ones take); after that it answers at once.
+      if (request.path === '/hanging') return (hung += 1) <= 32 ? { status: 204, delayMs: 8_000 } : 204;
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      setTimeout(() => (open -= 1), 1_500);
+      return { status: 204, delayMs: 1_500 };
+    };
+    const hanging = await api.create('Webhooks', { url: `${receiver.url}/hanging`, events: ['Product.Create'], options: { chunk_size: 1 } });
+    await api.post('entities/Products/batch-modify', Array.from({ length: 40 }, (_, index) => ({ name: `H${index}` })));
+    // The hanging receiver now holds 32 attempts (its cap) of the worker's 64.
+    await receiver.waitFor((r) => r.requests.filter((request) => request.path === '/hanging').length >= 32, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const others = await Promise.all(['/a', '/b'].map((path) => api.create('Webhooks', { url: `${receiver.url}${path}`, events: ['Product.Create'], options: { chunk_size: 1 } })));
+    await api.post('entities/Products/batch-modify', Array.from({ length: 40 }, (_, index) => ({ name: `P${index}` })));
+    await receiver.waitFor((r) => r.requests.filter((request) => request.path !== '/hanging').length >= 80, 15_000);
+    // The two healthy webhooks had more than the 32 slots the hanging one left them.
+    expect(mostOpen).toBeGreaterThan(32);
+    await api.deliveriesSettled(20_000);
+    for (const webhook of [hanging, ...others]) await api.delete(`entities/Webhooks/${webhook.id}`);
+    receiver.reset();
+  });
+
   it('caps one webhook\'s deliveries in flight, and keeps the others flowing meanwhile', async () => {
     const slow = await api.create('Webhooks', { url: `${receiver.url}/slow`, events: ['Product.Create'], options: { chunk_size: 1 } });
     const healthy = await api.create('Webhooks', { url: `${receiver.url}/healthy`, events: ['Product.Create'], options: { chunk_size: 1 } });
