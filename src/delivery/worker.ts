@@ -51,7 +51,8 @@ const DEFAULT_PER_WEBHOOK_CONCURRENCY = 32;
 /**
  * An attempt running longer than this is slow: it still counts against its webhook's cap, but no
  * longer holds one of the pool's slots, so a receiver that hangs does not halve everyone else's
- * concurrency for the whole timeout (the benchmark's isolation scenario on PostgreSQL: 71 % kept).
+ * concurrency for the whole timeout (the benchmark's isolation scenario on PostgreSQL: the nine
+ * healthy webhooks kept 71 % of their rate without this rule, 92 % with it).
  */
 const SLOW_ATTEMPT_MS = 1_000;
 /** Attempts in flight at most, slow ones included, as a multiple of the pool: bounds the sockets. */
