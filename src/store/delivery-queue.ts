@@ -107,14 +107,15 @@ export class DeliveryQueue {
       if (limit <= 0) return { rows: [], waiting: false };
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
       const threshold = fairness.breakerThreshold ?? 0;
-      const probing = [...tripped.keys()].filter((webhookId) => isHalfOpen(tripped.get(webhookId), now, threshold));
-      // A probe in flight anywhere counts: the lease index tells, for these few webhooks.
-      const probesInFlight = await this.leasedOf(trx, probing, now);
-      const taken = (webhookId: string) => (probesInFlight.has(webhookId) ? probesInFlight.get(webhookId)! : fairness.sending?.get(webhookId) ?? 0);
-      const capFor = (webhookId: string) => (probesInFlight.has(webhookId) ? 1 : perWebhook);
+      const halfOpen = new Set([...tripped.keys()].filter((webhookId) => isHalfOpen(tripped.get(webhookId), now, threshold)));
+      // A half-open breaker lets one probe through across all workers: the lease index tells what is
+      // in flight to these few webhooks; every other webhook's cap counts this worker's attempts.
+      const probesInFlight = await this.leasedOf(trx, [...halfOpen], now);
+      const taken = (webhookId: string) => (halfOpen.has(webhookId) ? probesInFlight.get(webhookId) ?? 0 : fairness.sending?.get(webhookId) ?? 0);
+      const capFor = (webhookId: string) => (halfOpen.has(webhookId) ? 1 : perWebhook);
       const cannotGo = new Set<string>();
       for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
-      for (const webhookId of new Set([...probing, ...(fairness.sending?.keys() ?? [])])) {
+      for (const webhookId of new Set([...halfOpen, ...(fairness.sending?.keys() ?? [])])) {
         if (taken(webhookId) >= capFor(webhookId)) cannotGo.add(webhookId);
       }
       let window = trx
@@ -183,7 +184,7 @@ export class DeliveryQueue {
         .limit(1);
   }
 
-  /** Of `webhookIds`, how many deliveries each has leased (in flight) now. */
+  /** Of `webhookIds`, how many deliveries each has leased (in flight) now; absent when none. */
   private async leasedOf(executor: Executor, webhookIds: readonly string[], now: number): Promise<Map<string, number>> {
     if (webhookIds.length === 0) return new Map();
     // Only pending rows are leased (an attempt's end clears its lease), so the lease index alone
@@ -195,9 +196,7 @@ export class DeliveryQueue {
       .where('webhook_id', 'in', [...webhookIds])
       .groupBy('webhook_id')
       .execute();
-    const leased = new Map<string, number>(webhookIds.map((webhookId) => [webhookId, 0]));
-    for (const row of rows) leased.set(row.webhook_id, Number(row.in_flight));
-    return leased;
+    return new Map(rows.map((row) => [row.webhook_id, Number(row.in_flight)]));
   }
 
   /**
