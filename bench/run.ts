@@ -55,12 +55,23 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     rows.push([figure, text]);
     log(`${kind}: ${figure}: ${text}`);
   };
-  const base = await baseline(receiver, SIZES.baseline);
+  // How long each scenario takes, set-up included: what the run's time limit is spent on.
+  const seconds: Record<string, number> = {};
+  figures.seconds = seconds;
+  const timed = async <T>(scenario: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      seconds[scenario] = Math.round((performance.now() - started) / 100) / 10;
+    }
+  };
+  const base = await timed('baseline', () => baseline(receiver, SIZES.baseline));
   figures.baseline = base;
   show('baseline (raw keep-alive undici POSTs, 32 at a time)', `${format(base.perSecond)}/s`);
 
   if (selected.has('drain')) {
-    const result = await drain(kind, receiver, SIZES.drain, 1);
+    const result = await timed('drain', () => drain(kind, receiver, SIZES.drain, 1));
     const ratio = result.perSecond / base.perSecond;
     figures.drain = { ...result, ratioToBaseline: ratio };
     show(`drain of ${format(SIZES.drain)} queued deliveries${kind === 'postgres' ? ', one worker process' : ''}`, `${format(result.perSecond)}/s = ${percent(ratio)} of the baseline`);
@@ -69,13 +80,13 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   }
   if (selected.has('workers') && kind === 'postgres') {
     const one = (figures.drain as { perSecond: number } | undefined)?.perSecond ?? (await drain(kind, receiver, SIZES.drain, 1)).perSecond;
-    const two = await drain(kind, receiver, SIZES.workers, 2);
+    const two = await timed('workers', () => drain(kind, receiver, SIZES.workers, 2));
     figures.workers = { deliveries: SIZES.workers, onePerSecond: one, twoPerSecond: two.perSecond, ratioToBaseline: two.perSecond / base.perSecond };
     show(`drain of ${format(SIZES.workers)}, two worker processes`, `${format(two.perSecond)}/s = ${percent(two.perSecond / base.perSecond)} of the baseline, ${format(two.perSecond / one, 2)} × one`);
     targets.push({ figure: 'two workers / one worker', value: two.perSecond / one, target: '> 1', met: two.perSecond > one });
   }
   if (selected.has('steady')) {
-    const result = await steady(kind, receiver, SIZES.steady);
+    const result = await timed('steady', () => steady(kind, receiver, SIZES.steady));
     figures.steady = result;
     const { writeToReceipt: latency, saturation } = result;
     show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms`);
@@ -83,13 +94,13 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     targets.push({ figure: 'steady write → receipt p99 (ms)', value: latency.p99Ms, target: '≤ 50', met: latency.p99Ms <= 50 });
   }
   if (selected.has('fanout')) {
-    const result = await fanOut(kind, receiver, SIZES.fanOut);
+    const result = await timed('fanout', () => fanOut(kind, receiver, SIZES.fanOut));
     figures.fanOut = result;
     show(`fan-out, one write to ${format(SIZES.fanOut)} webhooks`, `first received after ${format(result.firstReceivedMs)} ms, all after ${format(result.allReceivedMs)} ms`);
     targets.push({ figure: 'fan-out, all received (ms)', value: result.allReceivedMs, target: '≤ 2,000', met: result.allReceivedMs <= 2_000 });
   }
   if (selected.has('matching')) {
-    const result = await matchingCost(kind, receiver, SIZES.matching.sizes, SIZES.matching.writes);
+    const result = await timed('matching', () => matchingCost(kind, receiver, SIZES.matching.sizes, SIZES.matching.writes));
     figures.matching = result;
     for (const size of result) show(`API write with ${format(size.webhooks)} webhooks`, `p50 ${format(size.apiWrite.p50Ms, 2)} ms, p99 ${format(size.apiWrite.p99Ms, 2)} ms`);
     const [fewest, most] = [result[0], result.at(-1)!];
@@ -97,7 +108,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     targets.push({ figure: `write cost, ${format(most.webhooks)} / ${format(fewest.webhooks)} webhooks (p50)`, value: ratio, target: '≤ 1.5', met: ratio <= 1.5 });
   }
   if (selected.has('backlog')) {
-    const result = await backlog(kind, receiver, SIZES.backlog.count, SIZES.backlog.seconds);
+    const result = await timed('backlog', () => backlog(kind, receiver, SIZES.backlog.count, SIZES.backlog.seconds));
     figures.backlog = result;
     const drainRss = (figures.drain as { peakRssMb: number } | undefined)?.peakRssMb;
     show(
@@ -107,17 +118,19 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     targets.push({ figure: 'backlog peak RSS (MB)', value: result.peakRssMb, target: '≤ 300', met: result.peakRssMb <= 300 });
   }
   if (selected.has('isolation')) {
-    const result = await isolation(kind, receiver, SIZES.isolation);
+    const result = await timed('isolation', () => isolation(kind, receiver, SIZES.isolation));
     figures.isolation = result;
     show('isolation, nine healthy webhooks beside a silent one', `${format(result.oneSilentPerSecond)}/s against ${format(result.allHealthyPerSecond)}/s all healthy = ${percent(result.ratio)}`);
     targets.push({ figure: 'isolation, the healthy nine', value: result.ratio, target: '≥ 90 %', met: result.ratio >= 0.9 });
   }
+  log(`${kind}: seconds per scenario, set-up included: ${Object.entries(seconds).map(([scenario, spent]) => `${scenario} ${spent}`).join(', ')}`);
   return { figures, targets, rows };
 }
 
 if (options.profile) profileInto(options.profile);
 if (options.verbose) showTidingsOutput();
 const kinds: DatabaseKind[] = options.db ? [options.db as DatabaseKind] : (await postgresReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];
+const runStarted = performance.now();
 const receiver = await Receiver.start();
 const summaries: { kind: DatabaseKind; targets: Target[] }[] = [];
 try {
@@ -144,6 +157,7 @@ try {
   await receiver.stop();
 }
 
+log(`\nwhole run: ${format((performance.now() - runStarted) / 1000)} s`);
 log('\ntargets:');
 for (const { kind, targets } of summaries) {
   for (const target of targets) log(`  ${target.met ? 'met    ' : 'MISSED '} ${kind}: ${target.figure}: ${format(target.value, 2)} (target ${target.target})`);
