@@ -92,9 +92,9 @@ export class DeliveryWorker {
 
   private now = () => (this.deps.clock ?? Date.now)();
 
-  // A webhook's health changes are read-modify-write: attempts ending together (a receiver failing
-  // all of them at once) would each read the same count and lose failures. In this process they
-  // run one after another, per webhook.
+  // A webhook's health changes run one after another per webhook in this process. The store already
+  // serialises them across processes (under the webhook's row lock), but attempts ending together (a
+  // receiver failing all 32 at once) would otherwise each hold a pooled connection waiting on that lock.
   private readonly healthQueues = new Map<string, Promise<unknown>>();
   private oneAtATime<T>(webhookId: string, change: () => Promise<T>): Promise<T> {
     const next = (this.healthQueues.get(webhookId) ?? Promise.resolve()).catch(() => undefined).then(change);

@@ -4,6 +4,7 @@
 // entity engine (a Webhook has no events to emit) but keep revision and modified honest; they happen
 // only when the state changes, not on every attempt.
 import { formatDateTime } from '../domain/dates.js';
+import type { StoredRecord } from '../domain/projection.js';
 import { recordFailure, type BreakerSettings, type Health } from '../domain/circuit-breaker.js';
 import type { Selectable } from 'kysely';
 import type { Database, Executor, WebhookHealthTable } from './database.js';
@@ -41,14 +42,18 @@ export class WebhookStatusStore {
 
   /** Holds the webhook's deliveries until someone sets `is_disabled` back to false. */
   async disable(spaceId: string, webhookId: string, reason: string, nowMs: number): Promise<void> {
-    await this.updateWebhook(spaceId, webhookId, nowMs, async () => ({ is_disabled: true, disabled_reason: reason }));
+    await this.underWebhookLock(spaceId, webhookId, async (trx, webhook) => {
+      if (webhook) await this.updateWebhook(trx, spaceId, webhook, nowMs, { is_disabled: true, disabled_reason: reason });
+    });
   }
 
   async recordSuccess(spaceId: string, webhookId: string, nowMs: number): Promise<void> {
-    const known = await healthOf(this.database.db, [webhookId]);
-    if (!known.has(webhookId)) return;
-    await resetHealth(this.database.db, webhookId);
-    await this.updateWebhook(spaceId, webhookId, nowMs, async () => ({ health_state: 'healthy', failing_since: null, health_warning: null }));
+    await this.underWebhookLock(spaceId, webhookId, async (trx, webhook) => {
+      const known = await healthOf(trx, [webhookId]);
+      if (!known.has(webhookId)) return;
+      await resetHealth(trx, webhookId);
+      if (webhook) await this.updateWebhook(trx, spaceId, webhook, nowMs, { health_state: 'healthy', failing_since: null, health_warning: null });
+    });
   }
 
   /** Counts a failure; returns whether it disabled the webhook, and until when its breaker is open. */
@@ -58,60 +63,56 @@ export class WebhookStatusStore {
     nowMs: number,
     settings: BreakerSettings,
   ): Promise<{ disabled: boolean; warned: boolean; openUntil: number | null }> {
-    const previous = (await healthOf(this.database.db, [webhookId])).get(webhookId) ?? null;
-    const outcome = recordFailure(previous, nowMs, settings);
-    const { health } = outcome;
-    const row = {
-      webhook_id: webhookId,
-      space_id: spaceId,
-      consecutive_failures: health.consecutiveFailures,
-      failing_since: health.failingSince,
-      open_until: health.openUntil,
-      warned: health.warned ? 1 : 0,
-    };
-    await this.database.db
-      .insertInto('webhook_health')
-      .values(row)
-      .onConflict((conflict) => conflict.column('webhook_id').doUpdateSet(row))
-      .execute();
-    const stateChanged = previous === null || (previous.openUntil === null) !== (health.openUntil === null);
-    if (stateChanged || outcome.warn || outcome.disable) {
-      const since = formatDateTime(new Date(health.failingSince));
-      await this.updateWebhook(spaceId, webhookId, nowMs, async (current) => ({
-        health_state: outcome.state,
-        failing_since: since,
-        ...(outcome.warn ? { health_warning: `failing since ${since}; it will be disabled if this goes on` } : {}),
-        ...(outcome.disable && current.is_disabled !== true
-          ? { is_disabled: true, disabled_reason: `failing since ${since}` }
-          : {}),
-      }));
-    }
-    return { disabled: outcome.disable, warned: outcome.warn, openUntil: health.openUntil };
-  }
-
-  private async updateWebhook(
-    spaceId: string,
-    webhookId: string,
-    nowMs: number,
-    changes: (current: Record<string, unknown>) => Promise<Record<string, unknown>>,
-  ): Promise<void> {
-    const { database, records } = this;
-    const trx = await database.db.startTransaction().execute();
-    try {
-      const row = await records.findById(trx, spaceId, webhookId, { forUpdate: true });
-      if (row && row.entity === 'Webhook') {
-        const revision = await records.nextRevision(trx, spaceId);
-        await records.replace(trx, spaceId, 'Webhook', {
-          ...row.data,
-          ...(await changes(row.data)),
-          modified: formatDateTime(new Date(nowMs)),
-          revision,
+    return this.underWebhookLock(spaceId, webhookId, async (trx, webhook) => {
+      const previous = (await healthOf(trx, [webhookId])).get(webhookId) ?? null;
+      const outcome = recordFailure(previous, nowMs, settings);
+      const { health } = outcome;
+      const row = {
+        webhook_id: webhookId,
+        space_id: spaceId,
+        consecutive_failures: health.consecutiveFailures,
+        failing_since: health.failingSince,
+        open_until: health.openUntil,
+        warned: health.warned ? 1 : 0,
+      };
+      await trx
+        .insertInto('webhook_health')
+        .values(row)
+        .onConflict((conflict) => conflict.column('webhook_id').doUpdateSet(row))
+        .execute();
+      const stateChanged = previous === null || (previous.openUntil === null) !== (health.openUntil === null);
+      if (webhook && (stateChanged || outcome.warn || outcome.disable)) {
+        const since = formatDateTime(new Date(health.failingSince));
+        await this.updateWebhook(trx, spaceId, webhook, nowMs, {
+          health_state: outcome.state,
+          failing_since: since,
+          ...(outcome.warn ? { health_warning: `failing since ${since}; it will be disabled if this goes on` } : {}),
+          ...(outcome.disable && webhook.is_disabled !== true ? { is_disabled: true, disabled_reason: `failing since ${since}` } : {}),
         });
       }
-      await trx.commit().execute();
-    } catch (error) {
-      await trx.rollback().execute();
-      throw error;
-    }
+      return { disabled: outcome.disable, warned: outcome.warn, openUntil: health.openUntil };
+    });
+  }
+
+  /**
+   * Runs `change` in a transaction holding the webhook's record locked (PostgreSQL: FOR UPDATE;
+   * SQLite: its one writer at a time), so that health changes of one webhook from several worker
+   * processes happen one after another: each reads the count the previous one wrote, and no failure
+   * is lost. `webhook` is the record's data, undefined when the webhook is gone.
+   */
+  private async underWebhookLock<T>(
+    spaceId: string,
+    webhookId: string,
+    change: (trx: Executor, webhook: StoredRecord | undefined) => Promise<T>,
+  ): Promise<T> {
+    return this.database.db.transaction().execute(async (trx) => {
+      const row = await this.records.findById(trx, spaceId, webhookId, { forUpdate: true });
+      return change(trx, row?.entity === 'Webhook' ? row.data : undefined);
+    });
+  }
+
+  private async updateWebhook(trx: Executor, spaceId: string, webhook: StoredRecord, nowMs: number, changes: Record<string, unknown>): Promise<void> {
+    const revision = await this.records.nextRevision(trx, spaceId);
+    await this.records.replace(trx, spaceId, 'Webhook', { ...webhook, ...changes, modified: formatDateTime(new Date(nowMs)), revision });
   }
 }
