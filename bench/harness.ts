@@ -164,6 +164,14 @@ export class TidingsProcess {
     return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
   }
 
+  /** CPU time the process has used so far (user and system, all its threads), in seconds. */
+  cpuSeconds(): number {
+    // /proc/<pid>/stat: the fields after the command's closing parenthesis; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 a second on Linux).
+    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+
   stop(): Promise<void> {
     return stopProcess(this.child);
   }

@@ -68,13 +68,13 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   };
   const base = await timed('baseline', () => baseline(receiver, SIZES.baseline));
   figures.baseline = base;
-  show('baseline (raw keep-alive undici POSTs, 32 at a time)', `${format(base.perSecond)}/s`);
+  show('baseline (raw keep-alive undici POSTs, 32 at a time; median of rounds)', `${format(base.perSecond)}/s (rounds ${base.rounds.map((rate) => format(rate)).join(', ')})`);
 
   if (selected.has('drain')) {
     const result = await timed('drain', () => drain(kind, receiver, SIZES.drain, 1));
     const ratio = result.perSecond / base.perSecond;
     figures.drain = { ...result, ratioToBaseline: ratio };
-    show(`drain of ${format(SIZES.drain)} queued deliveries${kind === 'postgres' ? ', one worker process' : ''}`, `${format(result.perSecond)}/s = ${percent(ratio)} of the baseline`);
+    show(`drain of ${format(SIZES.drain)} queued deliveries${kind === 'postgres' ? ', one worker process' : ''}`, `${format(result.perSecond)}/s = ${percent(ratio)} of the baseline; Tidings CPU ${format(result.cpuMsPerDelivery * 1_000)} µs per delivery`);
     const wanted = kind === 'sqlite' ? 0.5 : 0.35;
     targets.push({ figure: 'drain, ratio to the baseline', value: ratio, target: `≥ ${percent(wanted)}`, met: ratio >= wanted });
   }
