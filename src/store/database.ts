@@ -164,6 +164,8 @@ export function openDatabase(url: string): Database {
 }
 
 const CHECKPOINT_INTERVAL_MS = 250;
+/** The WAL (4 KB pages) a checkpoint lets stand before it makes the writer start the log over: 8 MB. */
+const WAL_RESTART_AFTER_FRAMES = 2_000;
 
 /**
  * Moves WAL checkpoints off this thread: SQLite runs one inside the commit that grows the WAL past
@@ -174,7 +176,7 @@ const CHECKPOINT_INTERVAL_MS = 250;
 function checkpointInBackground(sqlite: SqliteDatabase.Database, path: string): () => Promise<void> {
   sqlite.pragma('wal_autocheckpoint = 0');
   const checkpointer = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
-    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS },
+    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS, restartAfterFrames: WAL_RESTART_AFTER_FRAMES },
     // It holds one SQLite connection and a timer: a small heap is plenty.
     resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
   });

@@ -7,8 +7,15 @@ import Database from 'better-sqlite3';
 
 const database = new Database(workerData.path);
 database.pragma('busy_timeout = 5000');
-// PASSIVE: copies what no reader still needs and never blocks the writer.
-const timer = setInterval(() => database.pragma('wal_checkpoint(PASSIVE)'), workerData.intervalMs);
+const timer = setInterval(() => {
+  // PASSIVE: copies what no reader still needs and never blocks the writer.
+  const [{ log }] = database.pragma('wal_checkpoint(PASSIVE)');
+  // The writer starts the log over only when a checkpoint has copied all of it, which a PASSIVE one
+  // never manages while commits keep coming (one always lands while it runs): the log then grows
+  // without end, and every read gets slower. Past a bound, RESTART copies the little PASSIVE left,
+  // holding commits back meanwhile, so that the next commit starts the log over.
+  if (log > workerData.restartAfterFrames) database.pragma('wal_checkpoint(RESTART)');
+}, workerData.intervalMs);
 parentPort.once('message', () => {
   clearInterval(timer);
   database.close();
