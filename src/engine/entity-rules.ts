@@ -8,6 +8,7 @@ import type { StoredRecord } from '../domain/projection.js';
 import { validateWebhookEvents, validateWebhookOptions, validateWebhookUrl } from '../domain/webhook-options.js';
 import type { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
+import { holdDeliveries, releaseDeliveries } from '../store/delivery-queue.js';
 import { resetHealth } from '../store/webhook-status.js';
 import type { WriteContext } from './write-context.js';
 
@@ -53,8 +54,12 @@ export class EntityRules {
   async afterWrite(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, record: StoredRecord, writer: RowWriter): Promise<void> {
     if (entity.name === 'Webhook') {
       await this.syncEventRows(ctx, record, writer);
-      // Enabled again: its past failures no longer count against it.
-      if (before?.is_disabled === true && record.is_disabled !== true) await resetHealth(ctx.trx, record.id);
+      if (before !== null && before.is_disabled !== true && record.is_disabled === true) await holdDeliveries(ctx.trx, record.id, ctx.nowMs);
+      // Enabled again: its past failures no longer count against it, and what waited falls due.
+      if (before?.is_disabled === true && record.is_disabled !== true) {
+        await resetHealth(ctx.trx, record.id);
+        await releaseDeliveries(ctx.trx, record.id, ctx.nowMs);
+      }
     }
     if (entity.name === 'WebhookEvent') {
       const webhookIds = new Set([before?.webhook_id, record.webhook_id].filter((id): id is string => typeof id === 'string'));

@@ -3,6 +3,7 @@
 // and purge old delivered history. One operation per method.
 import type { SelectQueryBuilder } from 'kysely';
 import type { Database, DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus, Schema } from './database.js';
+import { HELD_UNTIL_ENABLED } from './delivery-queue.js';
 
 export interface DeliveryQuery {
   readonly status?: DeliveryStatus;
@@ -86,17 +87,24 @@ export class DeliveryLog {
   }
 
   /**
-   * Sends the matching deliveries again, as soon as possible, with their own webhook-id and bytes.
-   * Deliveries being sent right now are left alone. Returns how many were queued.
+   * Sends the matching deliveries again, as soon as possible (a disabled webhook's once it is enabled),
+   * with their own webhook-id and bytes. Deliveries being sent right now are left alone. Returns how
+   * many were queued.
    */
-  async requeue(spaceId: string, webhookId: string, query: DeliveryQuery & { readonly ids?: readonly string[] }, now: number): Promise<number> {
+  async requeue(
+    spaceId: string,
+    webhook: { readonly id: string; readonly is_disabled?: unknown },
+    query: DeliveryQuery & { readonly ids?: readonly string[] },
+    now: number,
+  ): Promise<number> {
+    const webhookId = webhook.id;
     let ids = this.matching(spaceId, webhookId, query)
       .select('id')
       .where((eb) => eb.or([eb('status', '<>', 'pending'), eb('locked_until', 'is', null), eb('locked_until', '<', now)]));
     if (query.ids) ids = ids.where('id', 'in', [...query.ids]);
     const result = await this.database.db
       .updateTable('deliveries')
-      .set({ status: 'pending', due_at: now, finished_at: null, locked_by: null, locked_until: null })
+      .set({ status: 'pending', due_at: webhook.is_disabled === true ? HELD_UNTIL_ENABLED : now, finished_at: null, locked_by: null, locked_until: null })
       .where('id', 'in', ids)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -47,6 +47,36 @@ export interface FinishedAttempt {
   readonly next: { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; dueAt: number };
 }
 
+/**
+ * The due time of a disabled webhook's deliveries: beyond any claim's reach. A claim's window skips a
+ * disabled webhook's due rows one by one, and its backlog grows with every matching write: with 4,000
+ * of them an API write on SQLite cost 6.0 ms of CPU instead of 2.4. Held out of the due range, they
+ * cost nothing until the webhook is enabled, when they fall due at once.
+ */
+export const HELD_UNTIL_ENABLED = Number.MAX_SAFE_INTEGER;
+
+/** The webhook was disabled: its waiting deliveries (not those in flight) are held. */
+export async function holdDeliveries(executor: Executor, webhookId: string, now: number): Promise<void> {
+  await executor
+    .updateTable('deliveries')
+    .set({ due_at: HELD_UNTIL_ENABLED })
+    .where('webhook_id', '=', webhookId)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+    .execute();
+}
+
+/** The webhook was enabled again: its held deliveries are due now. */
+export async function releaseDeliveries(executor: Executor, webhookId: string, now: number): Promise<void> {
+  await executor
+    .updateTable('deliveries')
+    .set({ due_at: now })
+    .where('webhook_id', '=', webhookId)
+    .where('status', '=', 'pending')
+    .where('due_at', '=', HELD_UNTIL_ENABLED)
+    .execute();
+}
+
 export class DeliveryQueue {
   constructor(private readonly database: Database) {}
 
@@ -200,18 +230,29 @@ export class DeliveryQueue {
   }
 
   /**
-   * When the next pending delivery can be claimed (epoch ms): when it falls due, or when the lease on
-   * it runs out. Null when none is waiting.
+   * When the next pending delivery can be claimed (epoch ms): when the earliest one not leased falls
+   * due, or when the earliest lease runs out. Null when none is waiting. Both are read in index
+   * order, one row each: a worker asks whenever it goes idle, and taking the minimum over every
+   * pending row cost 1.4 ms with 1,500 held deliveries waiting, for every API write that woke it.
    */
   async nextDueAt(): Promise<number | null> {
-    const claimableAt = sql<number>`CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END`;
-    const row = await this.database.db
-      .selectFrom('deliveries')
-      .select((eb) => eb.fn.min(claimableAt).as('next'))
-      .where('status', '=', 'pending')
-      .where(this.webhookEnabled())
-      .executeTakeFirst();
-    return row?.next === null || row?.next === undefined ? null : Number(row.next);
+    const { db } = this.database;
+    const [due, leaseEnd] = await Promise.all([
+      db
+        .selectFrom('deliveries')
+        .select('due_at as at')
+        .where('status', '=', 'pending')
+        .where('due_at', '<', HELD_UNTIL_ENABLED)
+        .where('locked_until', 'is', null)
+        .where(this.webhookEnabled())
+        .orderBy('due_at')
+        .limit(1)
+        .executeTakeFirst(),
+      // Only pending rows are leased (an attempt's end clears its lease).
+      db.selectFrom('deliveries').select('locked_until as at').where('locked_until', 'is not', null).orderBy('locked_until').limit(1).executeTakeFirst(),
+    ]);
+    const times = [due?.at, leaseEnd?.at].filter((at): at is number => at !== null && at !== undefined).map(Number);
+    return times.length === 0 ? null : Math.min(...times);
   }
 
   /** A disabled webhook's deliveries wait: they go out once it is enabled again. */

@@ -8,6 +8,7 @@ import type { StoredRecord } from '../domain/projection.js';
 import { recordFailure, type BreakerSettings, type Health } from '../domain/circuit-breaker.js';
 import type { Selectable } from 'kysely';
 import type { Database, Executor, WebhookHealthTable } from './database.js';
+import { holdDeliveries } from './delivery-queue.js';
 import type { RecordStore } from './record-store.js';
 
 /** Forgets a webhook's failures (it was re-enabled, or it answered). */
@@ -44,6 +45,7 @@ export class WebhookStatusStore {
   async disable(spaceId: string, webhookId: string, reason: string, nowMs: number): Promise<void> {
     await this.underWebhookLock(spaceId, webhookId, async (trx, webhook) => {
       if (webhook) await this.updateWebhook(trx, spaceId, webhook, nowMs, { is_disabled: true, disabled_reason: reason });
+      await holdDeliveries(trx, webhookId, nowMs);
     });
   }
 
@@ -81,6 +83,7 @@ export class WebhookStatusStore {
         .onConflict((conflict) => conflict.column('webhook_id').doUpdateSet(row))
         .execute();
       const stateChanged = previous === null || (previous.openUntil === null) !== (health.openUntil === null);
+      if (outcome.disable) await holdDeliveries(trx, webhookId, nowMs);
       if (webhook && (stateChanged || outcome.warn || outcome.disable)) {
         const since = formatDateTime(new Date(health.failingSince));
         await this.updateWebhook(trx, spaceId, webhook, nowMs, {

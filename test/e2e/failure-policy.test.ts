@@ -72,6 +72,9 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     await api.create('Products', { name: 'while disabled' });
     await receiver.expectQuiet(1_500);
     expect(receiver.requests.filter((request) => request.path === '/gone')).toHaveLength(1);
+    // Held: pending, and due only once the webhook is enabled.
+    const waiting = (await api.get(`entities/Webhooks/${webhook.id}/deliveries?status=pending`)).body.data;
+    expect(waiting).toEqual([expect.objectContaining({ status: 'pending', due: null })]);
 
     const enabled = await api.patch(`entities/Webhooks/${webhook.id}`, { is_disabled: false });
     expect(enabled.body.data).toMatchObject({ is_disabled: false, disabled_reason: null });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { DeliveryLog } from '../../src/store/delivery-log.js';
-import { DeliveryQueue, type NewDelivery } from '../../src/store/delivery-queue.js';
+import { DeliveryQueue, holdDeliveries, releaseDeliveries, type NewDelivery } from '../../src/store/delivery-queue.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { SpaceStore } from '../../src/store/space-store.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../support/databases.js';
@@ -65,6 +65,25 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const next = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, sending: new Map([['capped', 2]]) })).rows;
     expect(next).toHaveLength(1);
     expect((await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, sending: new Map([['capped', 3]]) })).rows).toEqual([]);
+  });
+
+  it("holds a disabled webhook's waiting deliveries out of every claim until it is enabled, leaving those in flight", async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_700_000;
+    const [inFlight, waiting, alsoWaiting] = [delivery(now), delivery(now), delivery(now)].map((row) => ({ ...row, webhook_id: 'held' }));
+    await queue.enqueue(database.db, [inFlight]);
+    expect((await queue.claimDue('a', now, 10, 30_000)).rows.map((row) => row.id)).toEqual([inFlight.id]);
+    await queue.enqueue(database.db, [waiting, alsoWaiting]);
+
+    await holdDeliveries(database.db, 'held', now);
+    expect((await queue.claimDue('b', now + 500, 10, 30_000)).rows).toEqual([]);
+    const [stillInFlight] = await database.db.selectFrom('deliveries').selectAll().where('id', '=', inFlight.id).execute();
+    expect(stillInFlight).toMatchObject({ due_at: now, locked_by: 'a' });
+
+    await releaseDeliveries(database.db, 'held', now + 1_000);
+    const released = (await queue.claimDue('b', now + 1_000, 10, 30_000)).rows;
+    expect(released.map((row) => row.id).sort()).toEqual([waiting.id, alsoWaiting.id].sort());
+    expect(released.every((row) => row.due_at === now + 1_000)).toBe(true);
   });
 
   it('frees the rows of a lease that ran out, and ignores the late worker', async () => {

@@ -34,9 +34,9 @@ export const resendDeliveries: DeliveryRoute = (app, context) => {
     },
     handler: async (request) => {
       const { spaceId, id, deliveryId } = request.params;
-      await loadWebhook(context, spaceId, id);
+      const webhook = await loadWebhook(context, spaceId, id);
       if (!(await context.log.find(spaceId, id, deliveryId))) throw deliveryNotFound(deliveryId);
-      const queued = await context.log.requeue(spaceId, id, { ids: [deliveryId] }, context.clock());
+      const queued = await context.log.requeue(spaceId, webhook, { ids: [deliveryId] }, context.clock());
       if (queued > 0) await wakeWorkers(context);
       return single({ queued });
     },
@@ -63,12 +63,12 @@ export const resendDeliveries: DeliveryRoute = (app, context) => {
     },
     handler: async (request) => {
       const { spaceId, id } = request.params;
-      await loadWebhook(context, spaceId, id);
+      const webhook = await loadWebhook(context, spaceId, id);
       const body = parseOr400(replaySchema, request.body);
       const query = toDeliveryQuery(body);
       const matched = await context.log.count(spaceId, id, query);
       if (body.dry_run) return single({ matched, queued: 0, dry_run: true });
-      const queued = await context.log.requeue(spaceId, id, query, context.clock());
+      const queued = await context.log.requeue(spaceId, webhook, query, context.clock());
       if (queued > 0) await wakeWorkers(context);
       return single({ matched, queued, dry_run: false });
     },

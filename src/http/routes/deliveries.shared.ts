@@ -8,7 +8,7 @@ import { acceptedEventNames } from '../../domain/events.js';
 import type { WebhookDefinition } from '../../domain/webhook-matching.js';
 import type { DeliveriesTable, DeliveryAttemptsTable } from '../../store/database.js';
 import type { DeliveryLog, DeliveryQuery } from '../../store/delivery-log.js';
-import type { DeliveryQueue } from '../../store/delivery-queue.js';
+import { HELD_UNTIL_ENABLED, type DeliveryQueue } from '../../store/delivery-queue.js';
 import type { RecordStore } from '../../store/record-store.js';
 
 export interface DeliveryRouteContext {
@@ -95,7 +95,8 @@ export function renderDelivery(delivery: DeliveriesTable): Record<string, unknow
     chunk_index: delivery.chunk_index,
     attempts: delivery.attempts,
     created: time(delivery.created_at),
-    due: delivery.status === 'pending' ? time(delivery.due_at) : null,
+    // Held (its webhook is disabled): due only once the webhook is enabled.
+    due: delivery.status === 'pending' && delivery.due_at !== HELD_UNTIL_ENABLED ? time(delivery.due_at) : null,
     last_attempt: time(delivery.last_attempt_at),
     last_status: delivery.last_status,
     last_error: delivery.last_error,
