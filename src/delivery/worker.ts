@@ -49,6 +49,12 @@ const RECORD_DELAY_MS = 20;
 // backlog alone still keeps 32 attempts in flight (the raw-POST baseline's concurrency).
 const DEFAULT_PER_WEBHOOK_CONCURRENCY = 32;
 /**
+ * New work wakes the worker at most this long after its last claim began: under a stream of API
+ * writes it claims the deliveries of several writes at once, not one claim (a transaction beside the
+ * write's own) per write.
+ */
+const NEW_WORK_SPACING_MS = 5;
+/**
  * An attempt running longer than this is slow: it still counts against its webhook's cap, but no
  * longer holds one of the pool's slots, so a receiver that hangs does not halve everyone else's
  * concurrency for the whole timeout (the benchmark's isolation scenario on PostgreSQL: the nine
@@ -64,6 +70,9 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
+  /** When the last claim began (monotonic ms), and a wake-up put off until the spacing allows it. */
+  private lastClaimAt = Number.NEGATIVE_INFINITY;
+  private spacedWake: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: WorkerDependencies,
@@ -79,13 +88,28 @@ export class DeliveryWorker {
   /** Stops claiming and waits for the attempts in flight. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    if (this.spacedWake) clearTimeout(this.spacedWake);
+    this.spacedWake = null;
+    this.wakeNow();
     await this.loop;
     this.loop = null;
   }
 
-  /** New deliveries are waiting: stop sleeping. */
+  /**
+   * New deliveries are waiting: claim them now or, within NEW_WORK_SPACING_MS of the last claim, that
+   * long after it, together with whatever else is enqueued meanwhile.
+   */
   wake(): void {
+    const wait = this.lastClaimAt + NEW_WORK_SPACING_MS - performance.now();
+    if (wait <= 0 || !this.running) this.wakeNow();
+    else this.spacedWake ??= setTimeout(() => {
+      this.spacedWake = null;
+      this.wakeNow();
+    }, wait);
+  }
+
+  /** Stop sleeping: claim now. */
+  private wakeNow(): void {
     this.wakeRequested = true;
     this.wakeUp?.();
   }
@@ -133,8 +157,8 @@ export class DeliveryWorker {
       if (finished) ended.push(finished);
       // The last attempt in flight, or a batch of them, is recorded (and refilled) at once; a lone
       // attempt beside slow ones within RECORD_DELAY_MS.
-      if (inFlight.size === 0 || ended.length >= refillBatch) this.wake();
-      else recordTimer ??= setTimeout(() => this.wake(), RECORD_DELAY_MS);
+      if (inFlight.size === 0 || ended.length >= refillBatch) this.wakeNow();
+      else recordTimer ??= setTimeout(() => this.wakeNow(), RECORD_DELAY_MS);
     };
     while (this.running) {
       try {
@@ -142,6 +166,7 @@ export class DeliveryWorker {
         if (recordTimer) clearTimeout(recordTimer);
         recordTimer = null;
         const now = performance.now();
+        this.lastClaimAt = now;
         const busy = [...inFlight.values()].filter((startedAt) => now - startedAt < SLOW_ATTEMPT_MS).length;
         const free = Math.min(concurrency - busy, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size);
         const finished = ended;

@@ -1,0 +1,70 @@
+// How the delivery worker answers "new deliveries are waiting": an idle worker claims at once, and a
+// stream of such wake-ups (one per API write under load) is claimed a few at a time, every few
+// milliseconds, instead of one claim per write.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DeliveryWorker } from '../../src/delivery/worker.js';
+import { HttpSender } from '../../src/delivery/sender.js';
+import { TargetPolicy } from '../../src/domain/target-policy.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { DeliveryQueue } from '../../src/store/delivery-queue.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { RecordStore } from '../../src/store/record-store.js';
+import { WebhookStatusStore } from '../../src/store/webhook-status.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const breaker = { threshold: 5, cooldownMs: 30_000, maxCooldownMs: 3_600_000, warnAfterMs: 86_400_000, disableAfterMs: 259_200_000 };
+
+describe('the delivery worker woken by new work', () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  let queue: DeliveryQueue;
+  let sender: HttpSender;
+  let worker: DeliveryWorker;
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase('sqlite');
+    database = openDatabase(testDatabase.url);
+    await migrateToLatest(database);
+    const records = new RecordStore(database);
+    queue = new DeliveryQueue(database);
+    sender = new HttpSender(1_000, new TargetPolicy());
+    worker = new DeliveryWorker(
+      { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records) },
+      // Polling once a minute: every claim here is one a wake-up asked for.
+      { retryScheduleSeconds: [1], deliveryTimeoutMs: 1_000, userAgent: 'test', pollIntervalMs: 60_000, breaker },
+    );
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await sender.close();
+    await database.close();
+    await testDatabase.drop();
+  });
+
+  it('claims at once when idle, and a wake-up every millisecond for 100 ms at most every 5 ms', async () => {
+    const claims = vi.spyOn(queue, 'claimDue');
+    worker.start();
+    await sleep(100);
+    const idleClaims = claims.mock.calls.length;
+    worker.wake();
+    await nextTurn();
+    expect(claims.mock.calls.length).toBe(idleClaims + 1);
+
+    await sleep(100);
+    const beforeStream = claims.mock.calls.length;
+    const streamStarted = performance.now();
+    while (performance.now() - streamStarted < 100) {
+      worker.wake();
+      await sleep(1);
+    }
+    await sleep(20);
+    const streamClaims = claims.mock.calls.length - beforeStream;
+    // One every 5 ms at most, from the first wake-up to the one after the last (one claim per
+    // wake-up would be about 80 here).
+    const elapsedMs = performance.now() - streamStarted;
+    expect(streamClaims).toBeGreaterThan(0);
+    expect(streamClaims).toBeLessThanOrEqual(Math.ceil(elapsedMs / 5) + 1);
+  });
+});
