@@ -8,7 +8,7 @@ import type { StoredRecord } from '../domain/projection.js';
 import { validateWebhookEvents, validateWebhookOptions, validateWebhookUrl } from '../domain/webhook-options.js';
 import type { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
-import { holdDeliveries, releaseDeliveries } from '../store/delivery-queue.js';
+import { giveUpWaitingDeliveries, holdDeliveries, releaseDeliveries } from '../store/delivery-queue.js';
 import { resetHealth } from '../store/webhook-status.js';
 import type { WriteContext } from './write-context.js';
 
@@ -54,6 +54,11 @@ export class EntityRules {
   async afterWrite(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, record: StoredRecord, writer: RowWriter): Promise<void> {
     if (entity.name === 'Webhook') {
       await this.syncEventRows(ctx, record, writer);
+      // Deleted: what it still holds or waits to send goes nowhere (the worker gives up any delivery
+      // of a deleted webhook it claims; a disabled one's held deliveries it would never claim).
+      if (before !== null && before.is_deleted !== true && record.is_deleted === true) {
+        await giveUpWaitingDeliveries(ctx.trx, record.id, 'the webhook was deleted', ctx.nowMs);
+      }
       if (before !== null && before.is_disabled !== true && record.is_disabled === true) await holdDeliveries(ctx.trx, record.id, ctx.nowMs);
       // Enabled again: its past failures no longer count against it, and what waited falls due.
       if (before?.is_disabled === true && record.is_disabled !== true) {

@@ -77,6 +77,17 @@ export async function releaseDeliveries(executor: Executor, webhookId: string, n
     .execute();
 }
 
+/** The webhook was deleted: its waiting deliveries (held or not, not those in flight) are given up. */
+export async function giveUpWaitingDeliveries(executor: Executor, webhookId: string, reason: string, now: number): Promise<void> {
+  await executor
+    .updateTable('deliveries')
+    .set({ status: 'failed', last_error: reason, finished_at: now })
+    .where('webhook_id', '=', webhookId)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+    .execute();
+}
+
 export class DeliveryQueue {
   constructor(private readonly database: Database) {}
 

@@ -82,6 +82,17 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     expect(receiver.requests.filter((request) => request.path === '/gone').at(-1)!.json[0].entity.name).toBe('while disabled');
   });
 
+  it('deleting a disabled webhook gives up the deliveries it held', async () => {
+    const webhook = await api.create('Webhooks', { url: `${receiver.url}/deleted`, events: ['Product.Create'], is_disabled: true });
+    await api.create('Products', { name: 'held, then nowhere to go' });
+    const held = (await api.get(`entities/Webhooks/${webhook.id}/deliveries?status=pending`)).body.data;
+    expect(held).toEqual([expect.objectContaining({ due: null })]);
+
+    expect((await api.delete(`entities/Webhooks/${webhook.id}`)).status).toBe(200);
+    await api.deliveriesSettled(5_000);
+    expect(receiver.requests.filter((request) => request.path === '/deleted')).toHaveLength(0);
+  });
+
   it('a receiver that never answers is cut off at the timeout and retried', async () => {
     const started = Date.now();
     const { row, hits } = await deliverOnce('/hang', 'hang');
