@@ -55,15 +55,17 @@ export interface FinishedAttempt {
  */
 export const HELD_UNTIL_ENABLED = Number.MAX_SAFE_INTEGER;
 
-/** The webhook was disabled: its waiting deliveries (not those in flight) are held. */
-export async function holdDeliveries(executor: Executor, webhookId: string, now: number): Promise<void> {
-  await executor
+/** An update of a webhook's deliveries that wait to be sent: pending, and not in flight. */
+const updateWaiting = (executor: Executor, webhookId: string, now: number) =>
+  executor
     .updateTable('deliveries')
-    .set({ due_at: HELD_UNTIL_ENABLED })
     .where('webhook_id', '=', webhookId)
     .where('status', '=', 'pending')
-    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-    .execute();
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]));
+
+/** The webhook was disabled: its waiting deliveries are held. */
+export async function holdDeliveries(executor: Executor, webhookId: string, now: number): Promise<void> {
+  await updateWaiting(executor, webhookId, now).set({ due_at: HELD_UNTIL_ENABLED }).execute();
 }
 
 /** The webhook was enabled again: its held deliveries are due now. */
@@ -77,15 +79,9 @@ export async function releaseDeliveries(executor: Executor, webhookId: string, n
     .execute();
 }
 
-/** The webhook was deleted: its waiting deliveries (held or not, not those in flight) are given up. */
+/** The webhook was deleted: its waiting deliveries, held or not, are given up. */
 export async function giveUpWaitingDeliveries(executor: Executor, webhookId: string, reason: string, now: number): Promise<void> {
-  await executor
-    .updateTable('deliveries')
-    .set({ status: 'failed', last_error: reason, finished_at: now })
-    .where('webhook_id', '=', webhookId)
-    .where('status', '=', 'pending')
-    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-    .execute();
+  await updateWaiting(executor, webhookId, now).set({ status: 'failed', last_error: reason, finished_at: now }).execute();
 }
 
 export class DeliveryQueue {
