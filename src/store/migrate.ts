@@ -8,6 +8,7 @@ import * as deliveries from './migrations/0002_deliveries.js';
 import * as attemptLog from './migrations/0003_attempt_log.js';
 import * as claimIndexes from './migrations/0004_claim_indexes.js';
 import * as webhookHealth from './migrations/0005_webhook_health.js';
+import * as holdDisabledWebhooks from './migrations/0006_hold_disabled_webhooks.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -19,6 +20,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
     '0003_attempt_log': { up: (db) => attemptLog.up(db) },
     '0004_claim_indexes': { up: (db) => claimIndexes.up(db) },
     '0005_webhook_health': { up: (db) => webhookHealth.up(db) },
+    '0006_hold_disabled_webhooks': { up: (db) => holdDisabledWebhooks.up(db, database.dialect) },
   };
 }
 

@@ -3,7 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { DeliveryLog } from '../../src/store/delivery-log.js';
-import { DeliveryQueue, holdDeliveries, releaseDeliveries, type NewDelivery } from '../../src/store/delivery-queue.js';
+import type { Kysely } from 'kysely';
+import { DeliveryQueue, HELD_UNTIL_ENABLED, holdDeliveries, releaseDeliveries, type NewDelivery } from '../../src/store/delivery-queue.js';
+import * as holdDisabledWebhooks from '../../src/store/migrations/0006_hold_disabled_webhooks.js';
+import { RecordStore } from '../../src/store/record-store.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { SpaceStore } from '../../src/store/space-store.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../support/databases.js';
@@ -84,6 +87,23 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const released = (await queue.claimDue('b', now + 1_000, 10, 30_000)).rows;
     expect(released.map((row) => row.id).sort()).toEqual([waiting.id, alsoWaiting.id].sort());
     expect(released.every((row) => row.due_at === now + 1_000)).toBe(true);
+  });
+
+  it('holds, once migrated, the deliveries that were already waiting behind a disabled webhook', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_800_000;
+    const disabledWebhook = '0a1b2c3d-0000-4000-8000-00000000d15a';
+    await new RecordStore(database).insertMany(database.db, 'queue_space', 'Webhook', [{ id: disabledWebhook, url: 'https://example.com/off', is_disabled: true }]);
+    const [waiting, inFlight, other] = [delivery(now), delivery(now), delivery(now)];
+    await queue.enqueue(database.db, [{ ...inFlight, webhook_id: disabledWebhook }]);
+    await database.db.updateTable('deliveries').set({ locked_by: 'a', locked_until: now + 30_000 }).execute();
+    await queue.enqueue(database.db, [{ ...waiting, webhook_id: disabledWebhook }, other]);
+
+    await holdDisabledWebhooks.up(database.db as unknown as Kysely<unknown>, database.dialect);
+    const dueAt = new Map((await database.db.selectFrom('deliveries').select(['id', 'due_at']).execute()).map((row) => [row.id, Number(row.due_at)]));
+    expect(dueAt.get(waiting.id)).toBe(HELD_UNTIL_ENABLED);
+    expect(dueAt.get(inFlight.id)).toBe(now);
+    expect(dueAt.get(other.id)).toBe(now);
   });
 
   it('frees the rows of a lease that ran out, and ignores the late worker', async () => {
