@@ -6,7 +6,7 @@ import { DOCUMENT_LINK_FIELDS, deriveEvents, type EventOccurrence, type RecordRe
 import { chunkItems, deliverySequence, describeChanges, embeddedWebhook, type NotificationItem } from '../domain/notification.js';
 import { parseProjection, type StoredRecord } from '../domain/projection.js';
 import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefinition } from '../domain/webhook-matching.js';
-import { HELD_UNTIL_ENABLED, type DeliveryQueue, type NewDelivery } from '../store/delivery-queue.js';
+import { dueAtFor, type DeliveryQueue, type NewDelivery } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import { newId } from '../domain/ids.js';
 import type { Renderer } from './renderer.js';
@@ -70,7 +70,7 @@ export class WebhookOutbox {
           events: JSON.stringify([...new Set(chunk.items.map((item) => item.event))]),
           item_count: chunk.items.length,
           body: JSON.stringify(chunk.items),
-          due_at: matcher.webhook.is_disabled === true ? HELD_UNTIL_ENABLED : commitTime + chunk.delayMs,
+          due_at: dueAtFor(matcher.webhook, commitTime + chunk.delayMs),
           created_at: commitTime,
           recordIds: chunk.items.map((item) => String(item.entity.id)),
           sequence: deliverySequence(revision, chunk.index),

@@ -3,7 +3,7 @@
 // and purge old delivered history. One operation per method.
 import type { SelectQueryBuilder } from 'kysely';
 import type { Database, DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus, Schema } from './database.js';
-import { HELD_UNTIL_ENABLED } from './delivery-queue.js';
+import { dueAtFor } from './delivery-queue.js';
 
 export interface DeliveryQuery {
   readonly status?: DeliveryStatus;
@@ -104,7 +104,7 @@ export class DeliveryLog {
     if (query.ids) ids = ids.where('id', 'in', [...query.ids]);
     const result = await this.database.db
       .updateTable('deliveries')
-      .set({ status: 'pending', due_at: webhook.is_disabled === true ? HELD_UNTIL_ENABLED : now, finished_at: null, locked_by: null, locked_until: null })
+      .set({ status: 'pending', due_at: dueAtFor(webhook, now), finished_at: null, locked_by: null, locked_until: null })
       .where('id', 'in', ids)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -55,6 +55,9 @@ export interface FinishedAttempt {
  */
 export const HELD_UNTIL_ENABLED = Number.MAX_SAFE_INTEGER;
 
+/** When a delivery of `webhook` meant for `at` falls due: then, or once it is enabled if it is disabled. */
+export const dueAtFor = (webhook: Readonly<Record<string, unknown>>, at: number) => (webhook.is_disabled === true ? HELD_UNTIL_ENABLED : at);
+
 /** An update of a webhook's deliveries that wait to be sent: pending, and not in flight. */
 const updateWaiting = (executor: Executor, webhookId: string, now: number) =>
   executor

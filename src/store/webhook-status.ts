@@ -45,7 +45,6 @@ export class WebhookStatusStore {
   async disable(spaceId: string, webhookId: string, reason: string, nowMs: number): Promise<void> {
     await this.underWebhookLock(spaceId, webhookId, async (trx, webhook) => {
       if (webhook) await this.updateWebhook(trx, spaceId, webhook, nowMs, { is_disabled: true, disabled_reason: reason });
-      await holdDeliveries(trx, webhookId, nowMs);
     });
   }
 
@@ -83,7 +82,6 @@ export class WebhookStatusStore {
         .onConflict((conflict) => conflict.column('webhook_id').doUpdateSet(row))
         .execute();
       const stateChanged = previous === null || (previous.openUntil === null) !== (health.openUntil === null);
-      if (outcome.disable) await holdDeliveries(trx, webhookId, nowMs);
       if (webhook && (stateChanged || outcome.warn || outcome.disable)) {
         const since = formatDateTime(new Date(health.failingSince));
         await this.updateWebhook(trx, spaceId, webhook, nowMs, {
@@ -114,8 +112,10 @@ export class WebhookStatusStore {
     });
   }
 
+  /** Writes `changes` to the webhook's record; disabling it holds its waiting deliveries, as the API does. */
   private async updateWebhook(trx: Executor, spaceId: string, webhook: StoredRecord, nowMs: number, changes: Record<string, unknown>): Promise<void> {
     const revision = await this.records.nextRevision(trx, spaceId);
     await this.records.replace(trx, spaceId, 'Webhook', { ...webhook, ...changes, modified: formatDateTime(new Date(nowMs)), revision });
+    if (changes.is_disabled === true && webhook.is_disabled !== true) await holdDeliveries(trx, webhook.id, nowMs);
   }
 }
