@@ -19,8 +19,8 @@ const { values: options } = parseArgs({
 });
 
 const SIZES = options.quick
-  ? { baseline: 5_000, drain: 5_000, workers: 5_000, steady: { rate: 500, seconds: 5, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
-  : { baseline: 20_000, drain: 100_000, workers: 50_000, steady: { rate: 500, seconds: 30, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
+  ? { baseline: 5_000, drain: 5_000, workers: 5_000, steady: { rate: 500, seconds: 5, warmUpSeconds: 2, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
+  : { baseline: 20_000, drain: 100_000, workers: 50_000, steady: { rate: 500, seconds: 30, warmUpSeconds: 5, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
 const SCENARIOS = ['drain', 'steady', 'fanout', 'matching', 'backlog', 'isolation', 'workers'] as const;
 const selected = new Set(options.only ? options.only.split(',') : SCENARIOS);
 for (const name of selected) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario '${name}': one of ${SCENARIOS.join(', ')}`);

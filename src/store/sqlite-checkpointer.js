@@ -6,15 +6,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 const database = new Database(workerData.path);
-database.pragma('busy_timeout = 5000');
 const timer = setInterval(() => {
-  // PASSIVE: copies what no reader still needs and never blocks the writer.
+  // PASSIVE: copies what no reader still needs and never waits for, or blocks, the writer.
   const [{ log }] = database.pragma('wal_checkpoint(PASSIVE)');
-  // The writer starts the log over only when a checkpoint has copied all of it, which a PASSIVE one
-  // never manages while commits keep coming (one always lands while it runs): the log then grows
-  // without end, and every read gets slower. Past a bound, RESTART copies the little PASSIVE left,
-  // holding commits back meanwhile, so that the next commit starts the log over.
-  if (log > workerData.restartAfterFrames) database.pragma('wal_checkpoint(RESTART)');
+  // The writer starts the log over only when a checkpoint has copied all of it, which this one
+  // never manages while commits keep coming (one always lands while it runs): the log would grow
+  // without end, and every read get slower. Past a bound, the writer is asked to copy the little
+  // that is left itself, between its own transactions, where nothing can be in its way.
+  if (log > workerData.restartAfterFrames) parentPort.postMessage('finish-checkpoint');
 }, workerData.intervalMs);
 parentPort.once('message', () => {
   clearInterval(timer);
