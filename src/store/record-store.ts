@@ -71,7 +71,11 @@ export class RecordStore {
     return rows.map((row) => ({ entity: row.entity, data: toRecord(row) }));
   }
 
-  /** Live (not deleted) records of `entityName` whose `foreignKey` is one of `parentIds`. */
+  /**
+   * Live (not deleted) records of `entityName` whose `foreignKey` is one of `parentIds`, in id order.
+   * Sorted here, not by the query: asked for id order, SQLite read every live record of the entity in
+   * the space along the id index rather than the few the foreign key's index finds, then sorted.
+   */
   async findChildren(
     executor: Executor,
     spaceId: string,
@@ -88,9 +92,9 @@ export class RecordStore {
       .where('entity', '=', entityName)
       .where('is_deleted', '=', 0)
       .where(sql<boolean>`${key} IN (${sql.join([...new Set(parentIds)])})`)
-      .orderBy(this.idOrder())
       .execute();
-    return rows.map(toRecord);
+    // Ids are UUIDs, ASCII: JavaScript's < is the databases' code point order.
+    return rows.map(toRecord).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**

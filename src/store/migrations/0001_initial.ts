@@ -5,13 +5,17 @@ import { sql, type Kysely } from 'kysely';
 import type { DialectName } from '../database.js';
 
 /** Fields indexed per (space, entity): the to-many foreign keys of the catalogue, and `owner_id`. */
-const INDEXED_FIELDS = [
+export const INDEXED_FIELDS = [
   'owner_id', 'account_id', 'contact_id', 'lead_oppty_id', 'activity_id', 'oppty_id', 'pipeline_id',
   'memo_id', 'message_id', 'project_id', 'quote_id', 'custom_entity_id', 'webhook_id', 'email',
 ];
 
 /** Fields that lists are commonly ordered by. */
 const SORTED_FIELDS = ['name', 'modified'];
+
+/** A record field as the indexes key it: the expression the queries of store/json-fields.ts use. */
+export const fieldIndexKey = (dialect: DialectName, field: string) =>
+  dialect === 'postgres' ? `((data->>'${field}') COLLATE "C")` : `json_extract(data, '$.${field}')`;
 
 export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
   await db.schema
@@ -38,8 +42,7 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
   // entity in id order are one index range, which also answers their count (`total`).
   const idKey = dialect === 'postgres' ? 'id COLLATE "C"' : 'id';
   await sql`CREATE INDEX records_by_entity ON records (space_id, entity, is_deleted, ${sql.raw(idKey)})`.execute(db);
-  const fieldKey = (field: string) =>
-    dialect === 'postgres' ? `((data->>'${field}') COLLATE "C")` : `json_extract(data, '$.${field}')`;
+  const fieldKey = (field: string) => fieldIndexKey(dialect, field);
   for (const field of INDEXED_FIELDS) {
     await sql`CREATE INDEX ${sql.raw(`records_by_${field}`)} ON records (space_id, entity, is_deleted, ${sql.raw(fieldKey(field))})`.execute(db);
   }

@@ -3,6 +3,7 @@
 // the event names they subscribe to, so matching never scans every webhook.
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from '../database.js';
+import { fieldIndexKey } from './0001_initial.js';
 
 export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
   await db.schema
@@ -29,6 +30,5 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
   await db.schema.createIndex('deliveries_due').on('deliveries').columns(['status', 'due_at']).execute();
   await db.schema.createIndex('deliveries_by_webhook').on('deliveries').columns(['space_id', 'webhook_id', 'created_at']).execute();
 
-  const eventKey = dialect === 'postgres' ? `((data->>'event') COLLATE "C")` : `json_extract(data, '$.event')`;
-  await sql`CREATE INDEX records_by_event ON records (space_id, entity, is_deleted, ${sql.raw(eventKey)})`.execute(db);
+  await sql`CREATE INDEX records_by_event ON records (space_id, entity, is_deleted, ${sql.raw(fieldIndexKey(dialect, 'event'))})`.execute(db);
 }

@@ -1,0 +1,62 @@
+// Looking up a record's children (to-many relations, when records are rendered) goes through the
+// foreign key's index on both databases, never along every record of the entity; and those indexes
+// hold only the records that have the field.
+import { sql, type KyselyPlugin, type RootOperationNode } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../../src/domain/projection.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { RecordStore } from '../../src/store/record-store.js';
+import { SpaceStore } from '../../src/store/space-store.js';
+import { createTestDatabase, databaseKinds, type TestDatabase } from '../support/databases.js';
+
+const SPACE = 'index_space';
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  let store: RecordStore;
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase(kind);
+    database = openDatabase(testDatabase.url);
+    await migrateToLatest(database);
+    await new SpaceStore().insertIfAbsent(database.db, { id: SPACE, api_token: 't', password_salt: 's', password_hash: 'h', revision: 0, created: 'now' });
+    store = new RecordStore(database);
+    // 2,000 contacts, of which account 1 has four (one deleted) and account 2 one; the rest have none.
+    const contacts: StoredRecord[] = [];
+    for (let n = 2_000; n >= 1; n -= 1) {
+      const accountId = n % 500 === 0 ? id(1) : n === 7 ? id(2) : null;
+      contacts.push({ id: id(10_000 + n), account_id: accountId, is_deleted: n === 1_000 } as StoredRecord);
+    }
+    await store.insertMany(database.db, SPACE, 'Contact', contacts);
+  });
+  afterAll(async () => {
+    await database.close();
+    await testDatabase.drop();
+  });
+
+  it("finds a record's live children by the foreign key's index, in id order", async () => {
+    const statements: RootOperationNode[] = [];
+    const capture: KyselyPlugin = {
+      transformQuery: ({ node }) => (statements.push(node), node),
+      transformResult: async ({ result }) => result,
+    };
+    const children = await store.findChildren(database.db.withPlugin(capture), SPACE, 'Contact', 'account_id', [id(1), id(2)]);
+    expect(children.map((child) => child.id)).toEqual([id(10_007), id(10_500), id(11_500), id(12_000)]);
+
+    const query = database.db.getExecutor().compileQuery(statements[0], { queryId: 'plan' });
+    const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
+    const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...query, sql: explain + query.sql });
+    const text = plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
+    expect(text).toContain('records_by_account_id');
+  });
+
+  it('keeps records without the field out of its index', async () => {
+    const definition = kind === 'postgres'
+      ? (await sql<{ definition: string }>`SELECT indexdef AS definition FROM pg_indexes WHERE indexname = 'records_by_account_id'`.execute(database.db)).rows[0]
+      : (await sql<{ definition: string }>`SELECT sql AS definition FROM sqlite_master WHERE name = 'records_by_account_id'`.execute(database.db)).rows[0];
+    expect(definition.definition).toMatch(/WHERE .*account_id.* IS NOT NULL/i);
+  });
+});
