@@ -62,7 +62,7 @@ export function chunkItems<T>(items: readonly T[], chunkSize = DEFAULT_CHUNK_SIZ
 const CHUNKS_PER_OPERATION = 10_000;
 
 /**
- * Orders deliveries in commit order: the space's revision at the commit (writes in a space are
- * serialised, so it grows with each commit), then the chunk's index.
+ * Orders deliveries in commit order: the write's last revision (writes in a space take revisions in
+ * turn until they commit, so it grows with each commit), then the chunk's index.
  */
 export const deliverySequence = (revision: number, chunkIndex: number) => revision * CHUNKS_PER_OPERATION + chunkIndex;

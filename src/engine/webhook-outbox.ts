@@ -56,7 +56,9 @@ export class WebhookOutbox {
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
     const operationId = newId(commitTime);
-    const revision = await this.records.nextRevision(ctx.trx, ctx.spaceId);
+    // The write's last revision orders its deliveries: writes in a space take revisions in turn
+    // until they commit, so a later commit's revisions are all higher.
+    const revision = Math.max(...ctx.changes.map((change) => Number(change.after.revision)));
     const deliveries: NewDelivery[] = [];
     for (const [matcher, items] of itemsByWebhook) {
       const options = matcher.webhook.options ?? {};
