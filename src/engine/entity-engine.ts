@@ -132,7 +132,10 @@ export class EntityEngine {
     });
   }
 
-  /** Runs `work` in one transaction, with the webhook deliveries it causes stored before the commit. */
+  /**
+   * Runs `work` in one transaction, with the webhook deliveries it causes stored before the commit,
+   * and the revisions of its changes taken last.
+   */
   private async write<T>(
     spaceId: string,
     request: WriteRequest,
@@ -145,7 +148,11 @@ export class EntityEngine {
     let enqueued = 0;
     try {
       result = await work(ctx, trx);
-      if (outbox) enqueued = await outbox.record(ctx, { skipKeys: request.skipKeys ?? [] });
+      const notifications = outbox ? await outbox.prepare(ctx, { skipKeys: request.skipKeys ?? [] }) : null;
+      // From here to the commit, writes in this space take turns (on PostgreSQL): keep it short.
+      const revisions = await this.writer.assignRevisions(ctx);
+      revisions.putInto(result);
+      if (outbox && notifications) enqueued = await outbox.enqueue(ctx, notifications, revisions);
       await trx.commit().execute();
     } catch (error) {
       await trx.rollback().execute();

@@ -16,10 +16,17 @@ import { TargetPolicy } from '../domain/target-policy.js';
 import type { RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from '../domain/ids.js';
-import type { WriteContext, WriteOperation } from './write-context.js';
+import { provisionalRevision, type WriteContext, type WriteOperation } from './write-context.js';
 
 const defaultValue = (definition: FieldDef) =>
   definition.default === undefined ? null : structuredClone(definition.default);
+
+/** The revisions a write took: the last of them, and what puts them into values rendered before. */
+export interface AssignedRevisions {
+  /** Null when the write changed nothing. */
+  readonly last: number | null;
+  readonly putInto: (rendered: unknown) => void;
+}
 
 export class RecordWriter {
   private readonly rules: EntityRules;
@@ -52,7 +59,7 @@ export class RecordWriter {
         fieldError('id', ErrorKinds.fieldValidation, `A record with id '${stored.id}' already exists.`),
       ], index);
     }
-    record.revision = await this.store.nextRevision(ctx.trx, ctx.spaceId);
+    record.revision = provisionalRevision(ctx);
     await this.store.insert(ctx.trx, ctx.spaceId, entity.name, stored);
     ctx.changes.push({ operation: 'create', entity: entity.name, before: null, after: stored });
     await this.afterWrite(ctx, entity, null, stored, index);
@@ -129,10 +136,32 @@ export class RecordWriter {
       qualify_date: operation === 'qualify' ? ctx.now : before.qualify_date,
     });
     await this.checkAndDerive(ctx, to, null, after as StoredRecord, new Set(Object.keys(to.fields)), errors, relationChecks, null);
-    after.revision = await this.store.nextRevision(ctx.trx, ctx.spaceId);
+    after.revision = provisionalRevision(ctx);
     await this.store.replace(ctx.trx, ctx.spaceId, to.name, after as StoredRecord);
     ctx.changes.push({ operation, entity: to.name, before, after: after as StoredRecord });
     return after as StoredRecord;
+  }
+
+  /**
+   * Gives the write's changes their revisions, in order, and stores them: taken last, just before
+   * the commit, because on PostgreSQL taking them locks the space's counter until the commit, and
+   * writes in a space wait for each other only from here on (all the rest ran in parallel: 101 writes/s
+   * took turns with 16 writers when revisions were taken at each change). Returns what puts the real
+   * revisions into values rendered meanwhile (responses, notifications).
+   */
+  async assignRevisions(ctx: WriteContext): Promise<AssignedRevisions> {
+    const { changes } = ctx;
+    if (changes.length === 0) return { last: null, putInto: () => {} };
+    const last = await this.store.takeRevisions(ctx.trx, ctx.spaceId, changes.length);
+    const final = new Map<number, number>();
+    const stored = new Map<string, number>();
+    for (const [index, change] of changes.entries()) {
+      const revision = last - changes.length + 1 + index;
+      final.set(change.after.revision as number, revision);
+      stored.set(change.after.id, revision);
+    }
+    await this.store.setRevisions(ctx.trx, ctx.spaceId, stored);
+    return { last, putInto: (rendered) => replaceProvisionalRevisions(rendered, final) };
   }
 
   private async loadLive(ctx: WriteContext, entity: EntityDef, id: string): Promise<StoredRecord> {
@@ -149,7 +178,7 @@ export class RecordWriter {
     after: StoredRecord,
     operation: WriteOperation,
   ): Promise<StoredRecord> {
-    const saved = { ...after, revision: await this.store.nextRevision(ctx.trx, ctx.spaceId) };
+    const saved = { ...after, revision: provisionalRevision(ctx) };
     await this.store.replace(ctx.trx, ctx.spaceId, entityName, saved);
     ctx.changes.push({ operation, entity: entityName, before, after: saved });
     return saved;
@@ -174,7 +203,7 @@ export class RecordWriter {
           id: newId(),
           created: ctx.now,
           modified: ctx.now,
-          revision: await this.store.nextRevision(ctx.trx, ctx.spaceId),
+          revision: provisionalRevision(ctx),
         });
         await this.store.insert(ctx.trx, ctx.spaceId, entityName, record as StoredRecord);
         ctx.changes.push({ operation: 'create', entity: entityName, before: null, after: record as StoredRecord });
@@ -276,6 +305,19 @@ export class RecordWriter {
       for (const row of existing) {
         if (!kept.has(row.id)) await this.remove(ctx, childEntity, row.id);
       }
+    }
+  }
+}
+
+/** Walks rendered records (nested in expansions, arrays, notification items) and sets their real revisions. */
+function replaceProvisionalRevisions(value: unknown, final: ReadonlyMap<number, number>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) replaceProvisionalRevisions(item, final);
+  } else if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    for (const [key, field] of Object.entries(record)) {
+      if (key === 'revision' && typeof field === 'number' && final.has(field)) record.revision = final.get(field);
+      else replaceProvisionalRevisions(field, final);
     }
   }
 }

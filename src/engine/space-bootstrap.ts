@@ -115,4 +115,5 @@ async function seedReferenceData(deps: BootstrapDependencies, ctx: WriteContext)
   await create('LeadType', { name: 'Inbound' });
   await create('TaskType', { name: 'To-do' });
   await create('AppointmentType', { name: 'Meeting' });
+  await writer.assignRevisions(ctx);
 }

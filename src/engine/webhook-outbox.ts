@@ -9,6 +9,7 @@ import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefi
 import { dueAtFor, type DeliveryQueue, type NewDelivery } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import { newId } from '../domain/ids.js';
+import type { AssignedRevisions } from './record-writer.js';
 import type { Renderer } from './renderer.js';
 import type { WriteContext } from './write-context.js';
 
@@ -16,6 +17,11 @@ import type { WriteContext } from './write-context.js';
 export interface WriteOrigin {
   /** `Webhook-Skip-Key` values: webhooks listing one of them are not notified. */
   readonly skipKeys: readonly string[];
+}
+
+/** A write's notifications, rendered and grouped by webhook, waiting for the write's revisions. */
+export interface PreparedNotifications {
+  readonly itemsByWebhook: readonly (readonly [WebhookMatcher, NotificationItem[]])[];
 }
 
 export class WebhookOutbox {
@@ -27,14 +33,17 @@ export class WebhookOutbox {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Stores the deliveries of the write in `ctx`; returns how many were enqueued. */
-  async record(ctx: WriteContext, origin: WriteOrigin): Promise<number> {
-    if (ctx.changes.length === 0) return 0;
+  /**
+   * The notifications of the write in `ctx`, rendered: every read the outbox needs, done before the
+   * write takes its revisions (see RecordWriter.assignRevisions). Null when no webhook matches.
+   */
+  async prepare(ctx: WriteContext, origin: WriteOrigin): Promise<PreparedNotifications | null> {
+    if (ctx.changes.length === 0) return null;
     const referenced = await this.loadReferencedRecords(ctx);
     const occurrences = deriveEvents(ctx.changes, (id) => referenced.get(id));
-    if (occurrences.length === 0) return 0;
+    if (occurrences.length === 0) return null;
     const matchers = await this.candidateWebhooks(ctx, occurrences);
-    if (matchers.length === 0) return 0;
+    if (matchers.length === 0) return null;
     const customApiNames = await this.customEntityApiNames(ctx, occurrences);
 
     const renders = new Map<string, Promise<Record<string, unknown>>>();
@@ -51,16 +60,21 @@ export class WebhookOutbox {
       }
       if (items.length > 0) itemsByWebhook.push([matcher, items]);
     }
+    return itemsByWebhook.length > 0 ? { itemsByWebhook } : null;
+  }
 
+  /**
+   * Stores the prepared notifications as deliveries, with the write's real revisions put into them;
+   * returns how many were enqueued.
+   */
+  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: AssignedRevisions): Promise<number> {
     // Chunk N is due N × chunk_delay after the commit, which follows this insert within moments;
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
     const operationId = newId(commitTime);
-    // The write's last revision orders its deliveries: writes in a space take revisions in turn
-    // until they commit, so a later commit's revisions are all higher.
-    const revision = Math.max(...ctx.changes.map((change) => Number(change.after.revision)));
     const deliveries: NewDelivery[] = [];
-    for (const [matcher, items] of itemsByWebhook) {
+    for (const [matcher, items] of prepared.itemsByWebhook) {
+      revisions.putInto(items);
       const options = matcher.webhook.options ?? {};
       for (const chunk of chunkItems(items, options.chunk_size, options.chunk_delay)) {
         deliveries.push({
@@ -75,7 +89,9 @@ export class WebhookOutbox {
           due_at: dueAtFor(matcher.webhook, commitTime + chunk.delayMs),
           created_at: commitTime,
           recordIds: chunk.items.map((item) => String(item.entity.id)),
-          sequence: deliverySequence(revision, chunk.index),
+          // The write's last revision: writes in a space take revisions in turn until they commit,
+          // so a later commit's are all higher.
+          sequence: deliverySequence(revisions.last!, chunk.index),
         });
       }
     }

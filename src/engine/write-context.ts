@@ -20,3 +20,9 @@ export function newWriteContext(trx: Executor, spaceId: string, level: number, c
   const date = clock();
   return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [] };
 }
+
+/**
+ * The revision a record carries until its write takes real ones, just before it commits (see
+ * RecordWriter.assignRevisions): negative, one per change, so each change's record stays distinct.
+ */
+export const provisionalRevision = (ctx: WriteContext) => -(ctx.changes.length + 1);

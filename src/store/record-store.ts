@@ -35,6 +35,9 @@ export interface ListResult {
   readonly pageInfo: PageInfo;
 }
 
+/** Records per revision update: two parameters each, well under SQLite's limit. */
+const REVISIONS_PER_STATEMENT = 500;
+
 const toRecord = (row: { data: unknown }) => decodeJson(row.data) as StoredRecord;
 
 export class RecordStore {
@@ -148,15 +151,35 @@ export class RecordStore {
       .execute();
   }
 
-  /** The space's next revision number (reference §4.8: one counter per space, advanced per change). */
-  async nextRevision(executor: Executor, spaceId: string): Promise<number> {
+  /**
+   * Advances the space's revision counter (reference §4.8: one counter per space, advanced per change)
+   * by `count`; returns the last revision taken. On PostgreSQL the counter's row stays locked until
+   * the transaction ends, so revisions are taken in commit order.
+   */
+  async takeRevisions(executor: Executor, spaceId: string, count = 1): Promise<number> {
     const row = await executor
       .updateTable('spaces')
-      .set((eb) => ({ revision: eb('revision', '+', 1) }))
+      .set((eb) => ({ revision: eb('revision', '+', count) }))
       .where('id', '=', spaceId)
       .returning('revision')
       .executeTakeFirstOrThrow();
     return Number(row.revision);
+  }
+
+  /** Sets the `revision` stored in each record's document: record id → revision. */
+  async setRevisions(executor: Executor, spaceId: string, revisions: ReadonlyMap<string, number>): Promise<void> {
+    const entries = [...revisions];
+    const revised = this.database.dialect === 'postgres'
+      ? sql`jsonb_set(data, '{revision}', to_jsonb(v.column2))`
+      : sql`jsonb_set(data, '$.revision', v.column2)`;
+    for (let start = 0; start < entries.length; start += REVISIONS_PER_STATEMENT) {
+      // VALUES columns are named column1, column2 on both databases; the casts type PostgreSQL's parameters.
+      const values = entries.slice(start, start + REVISIONS_PER_STATEMENT).map(([id, revision]) => sql`(CAST(${id} AS TEXT), CAST(${revision} AS BIGINT))`);
+      await sql`
+        UPDATE records SET data = ${revised}
+        FROM (VALUES ${sql.join(values)}) AS v
+        WHERE records.space_id = ${spaceId} AND records.id = v.column1`.execute(executor);
+    }
   }
 
   async list(executor: Executor, query: ListQuery): Promise<ListResult> {

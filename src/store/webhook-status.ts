@@ -114,7 +114,7 @@ export class WebhookStatusStore {
 
   /** Writes `changes` to the webhook's record; disabling it holds its waiting deliveries, as the API does. */
   private async updateWebhook(trx: Executor, spaceId: string, webhook: StoredRecord, nowMs: number, changes: Record<string, unknown>): Promise<void> {
-    const revision = await this.records.nextRevision(trx, spaceId);
+    const revision = await this.records.takeRevisions(trx, spaceId);
     await this.records.replace(trx, spaceId, 'Webhook', { ...webhook, ...changes, modified: formatDateTime(new Date(nowMs)), revision });
     if (changes.is_disabled === true && webhook.is_disabled !== true) await holdDeliveries(trx, webhook.id, nowMs);
   }

@@ -26,7 +26,7 @@ export const pingWebhook: DeliveryRoute = (app, context) => {
         team_space_id: spaceId, entity: summary, related_entity: null,
       };
       const deliveryId = newId(now);
-      const sequence = deliverySequence(await context.records.nextRevision(context.records.db, spaceId), 0);
+      const sequence = deliverySequence(await context.records.takeRevisions(context.records.db, spaceId), 0);
       await context.queue.enqueue(context.records.db, [{
         id: deliveryId, space_id: spaceId, webhook_id: id, operation_id: deliveryId, chunk_index: 0,
         events: JSON.stringify([PING_EVENT]), item_count: 1, body: JSON.stringify([item]), due_at: now, created_at: now,

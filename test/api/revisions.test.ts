@@ -1,0 +1,93 @@
+// `revision` (reference §4.8): one counter per space, advanced for every record written. A write takes
+// its revisions just before it commits; what a client sees of them must not show it: the response,
+// the stored record and the webhook notification agree, a batch numbers its records in order, and a
+// client syncing by revision (everything above the highest it has seen) never misses a record, however
+// many writers there are.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestApi } from '../support/api.js';
+import { databaseKinds } from '../support/databases.js';
+import { Receiver } from '../support/receiver.js';
+
+describe.each(databaseKinds)('revisions (%s)', (kind) => {
+  let api: TestApi;
+  let receiver: Receiver;
+  let ownerId: string;
+
+  beforeAll(async () => {
+    api = await TestApi.start(kind, { workers: true });
+    receiver = await Receiver.start();
+    ownerId = (await api.first('Clients')).id;
+  });
+  afterAll(async () => {
+    await api.close();
+    await receiver.close();
+  });
+
+  const revisionOf = async (id: string) => (await api.get(`entities/Accounts/${id}`)).body.data.revision as number;
+
+  it('shows a write the same revision in its response, its stored record and its notification', async () => {
+    const webhook = await api.create('Webhooks', { url: `${receiver.url}/revisions`, events: ['Account.*'] });
+    const earlier = await api.create('Accounts', { name: 'Earlier', owner_id: ownerId });
+    const created = await api.create('Accounts', { name: 'Numbered', owner_id: ownerId });
+    const updated = (await api.patch(`entities/Accounts/${created.id}`, { name: 'Renumbered' })).body.data;
+
+    expect(created.revision).toBeGreaterThan(earlier.revision);
+    expect(updated.revision).toBeGreaterThan(created.revision);
+    expect(await revisionOf(created.id)).toBe(updated.revision);
+    const requests = await receiver.waitForRequests(3);
+    const notified = requests.flatMap((request) => request.json).filter((item: any) => item.entity.id === created.id);
+    expect(notified.map((item: any) => [item.event, item.entity.revision])).toEqual([
+      ['Account.Create', created.revision],
+      ['Account.Update', updated.revision],
+    ]);
+    await api.delete(`entities/Webhooks/${webhook.id}`);
+  });
+
+  it('numbers the records of a batch in order, and a record written twice keeps the later revision', async () => {
+    const [a, b] = (await api.post('entities/Accounts/batch-modify', [
+      { name: 'Batch A', owner_id: ownerId },
+      { name: 'Batch B', owner_id: ownerId },
+    ])).body.data as string[];
+    expect(await revisionOf(b)).toBe((await revisionOf(a)) + 1);
+
+    const before = await revisionOf(b);
+    const twice = await api.post('entities/Accounts/batch-modify', [
+      { id: a, name: 'Batch A once' },
+      { id: b, name: 'Batch B once' },
+      { id: a, name: 'Batch A twice' },
+    ]);
+    expect(twice.status).toBe(200);
+    expect(await revisionOf(b)).toBe(before + 2);
+    expect(await revisionOf(a)).toBe(before + 3);
+  });
+
+  it('lets a client syncing by revision see every record while many writers write', async () => {
+    const seen = new Set<string>();
+    let highest = (await api.create('Accounts', { name: 'Sync start', owner_id: ownerId })).revision as number;
+    const sync = async () => {
+      const page = await api.get(`entities/Accounts?filter[revision]=${highest}&filter-op[revision]=gt&order-by=revision&first=100`);
+      expect(page.status).toBe(200);
+      for (const record of page.body.data) {
+        seen.add(record.id);
+        highest = Math.max(highest, record.revision);
+      }
+    };
+    const written: string[] = [];
+    let writing = true;
+    const syncing = (async () => {
+      while (writing) {
+        await sync();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    await Promise.all(Array.from({ length: 8 }, async (_, writer) => {
+      for (let index = 0; index < 25; index += 1) {
+        written.push((await api.create('Accounts', { name: `Sync ${writer}-${index}`, owner_id: ownerId })).id);
+      }
+    }));
+    writing = false;
+    await syncing;
+    await sync();
+    expect(written.filter((id) => !seen.has(id))).toEqual([]);
+  });
+});
