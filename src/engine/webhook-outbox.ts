@@ -60,7 +60,11 @@ export class WebhookOutbox {
       }
       if (items.length > 0) itemsByWebhook.push([matcher, items]);
     }
-    return itemsByWebhook.length > 0 ? { itemsByWebhook } : null;
+    if (itemsByWebhook.length === 0) return null;
+    // Announced now, outside the write's turn (see entity-engine.ts): PostgreSQL passes it on at the
+    // commit either way, and never for a rollback.
+    await this.queue.announceEnqueued(ctx.trx);
+    return { itemsByWebhook };
   }
 
   /**
@@ -96,7 +100,6 @@ export class WebhookOutbox {
       }
     }
     await this.queue.enqueue(ctx.trx, deliveries);
-    if (deliveries.length > 0) await this.queue.announceEnqueued(ctx.trx);
     return deliveries.length;
   }
 
