@@ -43,7 +43,7 @@ describe.each(databaseKinds)('revisions (%s)', (kind) => {
     await api.delete(`entities/Webhooks/${webhook.id}`);
   });
 
-  it('numbers the records of a batch in order, and a record written twice keeps the later revision', async () => {
+  it('numbers the records of a batch in order; a record written twice keeps the later revision, a failed item takes none', async () => {
     const [a, b] = (await api.post('entities/Accounts/batch-modify', [
       { name: 'Batch A', owner_id: ownerId },
       { name: 'Batch B', owner_id: ownerId },
@@ -59,6 +59,17 @@ describe.each(databaseKinds)('revisions (%s)', (kind) => {
     expect(twice.status).toBe(200);
     expect(await revisionOf(b)).toBe(before + 2);
     expect(await revisionOf(a)).toBe(before + 3);
+
+    // An item that fails (rollback-method 1) takes no revision: the items around it are consecutive.
+    const skipping = await api.post('entities/Accounts/batch-modify?rollback-method=1', [
+      { name: 'Kept 1', owner_id: ownerId },
+      { name: 'Skipped', owner_id: '00000000-0000-4000-8000-000000000000' },
+      { name: 'Kept 2', owner_id: ownerId },
+    ]);
+    const [kept1, skipped, kept2] = skipping.body.data;
+    expect(skipped).toMatchObject({ success: false, entity_index: 1 });
+    expect(await revisionOf(kept1)).toBe(before + 4);
+    expect(await revisionOf(kept2)).toBe(before + 5);
   });
 
   it('lets a client syncing by revision see every record while many writers write', async () => {
