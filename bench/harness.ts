@@ -28,12 +28,12 @@ function spawnScript(args: string[], env: Record<string, string>, extraNodeArgs:
   return spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`: a worker waits for its attempts in flight to end. */
+async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
-  // A worker waits for its attempts in flight; one stuck on a silent receiver is not waited for.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(killer);
 }
@@ -172,8 +172,9 @@ export class TidingsProcess {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   }
 
-  stop(): Promise<void> {
-    return stopProcess(this.child);
+  /** Stops it as an operator would, or kills it after `graceMs` (attempts stuck on a silent receiver). */
+  stop(graceMs?: number): Promise<void> {
+    return stopProcess(this.child, graceMs);
   }
 }
 
