@@ -110,6 +110,21 @@ describe.each(databaseKinds)('the attempt log (%s)', (kind) => {
     expect(request.headers['webhook-signature']).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it("holds a disabled webhook's ping until it is enabled", async () => {
+    receiver.reset();
+    const paused = await api.create('Webhooks', { url: `${receiver.url}/paused`, events: ['Account.Create'], is_disabled: true });
+    const ping = await api.post(`entities/Webhooks/${paused.id}/ping`, {});
+    expect(ping.status).toBe(200);
+    const held = await api.get(`entities/Webhooks/${paused.id}/deliveries/${ping.body.data.delivery_id}`);
+    expect(held.body.data).toMatchObject({ status: 'pending', due: null });
+    await receiver.expectQuiet(300);
+
+    await api.patch(`entities/Webhooks/${paused.id}`, { is_disabled: false });
+    const [request] = await receiver.waitForRequests(1);
+    expect(request.headers['webhook-id']).toBe(ping.body.data.delivery_id);
+    await api.delete(`entities/Webhooks/${paused.id}`);
+  });
+
   it('answers bad filters with 400, and unknown or foreign webhooks and deliveries with 404', async () => {
     for (const query of ['status=lost', 'event=Account.*', 'event=Nope', 'record_id=x', 'since=yesterday', 'first=0']) {
       const response = await api.get(`${deliveries()}?${query}`);

@@ -2,6 +2,7 @@
 import { formatDateTime } from '../../domain/dates.js';
 import { newId } from '../../domain/ids.js';
 import { deliverySequence, embeddedWebhook } from '../../domain/notification.js';
+import { dueAtFor } from '../../store/delivery-queue.js';
 import { single } from '../envelopes.js';
 import { errorResponses } from './context.js';
 import { loadWebhook, webhookParams, type DeliveryRequest, type DeliveryRoute } from './deliveries.shared.js';
@@ -29,7 +30,8 @@ export const pingWebhook: DeliveryRoute = (app, context) => {
       const sequence = deliverySequence(await context.records.takeRevisions(context.records.db, spaceId), 0);
       await context.queue.enqueue(context.records.db, [{
         id: deliveryId, space_id: spaceId, webhook_id: id, operation_id: deliveryId, chunk_index: 0,
-        events: JSON.stringify([PING_EVENT]), item_count: 1, body: JSON.stringify([item]), due_at: now, created_at: now,
+        // A disabled webhook's ping waits, held like its other deliveries, until it is enabled.
+        events: JSON.stringify([PING_EVENT]), item_count: 1, body: JSON.stringify([item]), due_at: dueAtFor(webhook, now), created_at: now,
         recordIds: [id], sequence,
       }]);
       await context.queue.announceEnqueued(context.records.db);
