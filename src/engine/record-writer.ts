@@ -143,10 +143,9 @@ export class RecordWriter {
   }
 
   /**
-   * Gives the write's changes their revisions, in order, and stores them: taken last, just before
-   * the commit, because on PostgreSQL taking them locks the space's counter until the commit, and
-   * writes in a space wait for each other only from here on (all the rest ran in parallel: 101 writes/s
-   * took turns with 16 writers when revisions were taken at each change). Returns what puts the real
+   * Gives the write's changes their revisions, in order, and stores them. Called last, just before
+   * the commit: on PostgreSQL taking them locks the space's counter until the commit, so writes in a
+   * space wait for each other only from here on (see EntityEngine.write). Returns what puts the real
    * revisions into values rendered meanwhile (responses, notifications).
    */
   async assignRevisions(ctx: WriteContext): Promise<AssignedRevisions> {
