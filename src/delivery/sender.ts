@@ -1,12 +1,12 @@
-// One HTTP attempt of a delivery, with undici's `request` over long-lived keep-alive Agents: one that
+// One HTTP attempt of a delivery, dispatched through long-lived keep-alive undici Agents: one that
 // checks TLS certificates and one, for webhooks with `insecure_ssl`, that does not. Redirects are
-// never followed (undici's `request` does not), and the whole attempt is bounded by the timeout.
+// never followed (a bare dispatch does not), and the whole attempt is bounded by the timeout.
 // Both Agents connect through the SSRF guard: an IP literal is judged before any packet is sent, a
 // name by the addresses it resolves to, and the socket's actual peer once more after connecting
 // (which also defeats DNS rebinding).
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, request } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import type { TargetPolicy } from '../domain/target-policy.js';
 
 export interface Attempt {
@@ -53,35 +53,77 @@ export class HttpSender {
     this.insecure = new Agent({ ...options, connect: connector(false) });
   }
 
-  async send(attempt: Attempt): Promise<AttemptResult> {
+  /**
+   * Sends through undici's dispatcher directly, with a handler that keeps the status, the headers and
+   * a bounded prefix of the body: `request` wraps every response in a stream, and an AbortSignal for
+   * the deadline on top cost more CPU than the POST itself (on loopback: 163 µs a POST through them,
+   * 57-75 µs like this).
+   */
+  send(attempt: Attempt): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    try {
-      const signal = AbortSignal.timeout(this.timeoutMs);
-      const response = await request(attempt.url, {
-        method: 'POST',
-        headers: attempt.headers,
-        body: attempt.body,
-        dispatcher: attempt.insecureSsl ? this.insecure : this.verifying,
-        signal,
-      });
-      // The status decides the outcome; a body that trickles is cut off with the attempt's deadline.
-      const responseBody = await readPrefix(response.body, RESPONSE_BODY_LIMIT);
-      const retryAfter = response.headers['retry-after'];
-      return {
-        status: response.statusCode,
-        error: null,
-        forbidden: false,
-        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-        responseHeaders: response.headers as Record<string, string | string[]>,
-        responseBody,
-        durationMs: elapsed(),
+    return new Promise((resolve) => {
+      let settled = false;
+      let response: { status: number; headers: Record<string, string | string[]> } | null = null;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let controller: DispatchController | null = null;
+      // A response counts once its headers came: a body cut off (by the limit or the deadline) keeps
+      // what arrived. Whatever undici reports after the attempt has ended is of no interest.
+      const settle = (failure: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(response ? this.answered(response.status, response.headers, chunks, elapsed()) : failed(failure, elapsed()));
       };
-    } catch (error) {
-      const forbidden = findForbidden(error);
-      const failure = { status: null, forbidden: !!forbidden, responseHeaders: null, responseBody: null, durationMs: elapsed() };
-      return { ...failure, error: forbidden ? `refused by the SSRF guard: ${forbidden.message}` : describeNetworkError(error) };
-    }
+      const deadline = setTimeout(() => {
+        settle(new TimeoutError());
+        controller?.abort(new TimeoutError());
+      }, this.timeoutMs);
+      let url: URL;
+      try {
+        url = new URL(attempt.url);
+      } catch (error) {
+        return settle(error);
+      }
+      const dispatcher = attempt.insecureSsl ? this.insecure : this.verifying;
+      dispatcher.dispatch(
+        { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers: attempt.headers, body: attempt.body },
+        {
+          onRequestStart(started: DispatchController) {
+            controller = started;
+            if (settled) started.abort(new TimeoutError());
+          },
+          onResponseStart(_controller: DispatchController, status: number, headers: Record<string, string | string[]>) {
+            response = { status, headers };
+          },
+          onResponseData(current: DispatchController, chunk: Buffer) {
+            chunks.push(chunk);
+            size += chunk.length;
+            // The rest is discarded with the connection.
+            if (size >= RESPONSE_BODY_LIMIT) {
+              settle(null);
+              current.abort(new Error('response body limit reached'));
+            }
+          },
+          onResponseEnd: () => settle(null),
+          onResponseError: (_controller: DispatchController, error: Error) => settle(error),
+        },
+      );
+    });
+  }
+
+  private answered(status: number, headers: Record<string, string | string[]>, chunks: Buffer[], durationMs: number): AttemptResult {
+    const retryAfter = headers['retry-after'];
+    return {
+      status,
+      error: null,
+      forbidden: false,
+      retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+      responseHeaders: headers,
+      responseBody: Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'),
+      durationMs,
+    };
   }
 
   async close(): Promise<void> {
@@ -129,29 +171,27 @@ export function guardedConnector(
   };
 }
 
-/** Reads up to `limit` bytes of a body, then lets the rest go; whatever arrived by the deadline counts. */
-async function readPrefix(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= limit) break;
-    }
-  } catch {
-    // cut off by the attempt's deadline or a reset: keep what came
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
-}
-
 function findForbidden(error: unknown): ForbiddenTargetError | null {
   for (let current = error as { cause?: unknown } | undefined; current; current = current.cause as { cause?: unknown } | undefined) {
     if (current instanceof ForbiddenTargetError) return current;
   }
   return null;
+}
+
+/** The attempt's deadline passed before its response was complete. */
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/** What undici's dispatch hands a handler to stop a request. */
+interface DispatchController {
+  abort(reason: Error): void;
+}
+
+function failed(error: unknown, durationMs: number): AttemptResult {
+  const forbidden = findForbidden(error);
+  const failure = { status: null, forbidden: !!forbidden, responseHeaders: null, responseBody: null, durationMs };
+  return { ...failure, error: forbidden ? `refused by the SSRF guard: ${forbidden.message}` : describeNetworkError(error) };
 }
 
 function describeNetworkError(error: unknown): string {
