@@ -108,12 +108,20 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     const { row } = await deliverOnce('/trickle', 'trickle');
     expect(row).toMatchObject({ status: 'delivered', attempts: 1, last_status: 200 });
     expect(Date.now() - started).toBeLessThan(4_000);
+    // The attempt log keeps what trickled in by the deadline: a byte every 100 ms for 0.8 s.
+    const [attempt] = await attemptsOf(row.id);
+    expect(attempt.response_body).toMatch(/^x{1,10}$/);
   });
 
   it('reads at most a bounded prefix of an endless response body', async () => {
     const { row } = await deliverOnce('/flood', 'flood');
     expect(row).toMatchObject({ status: 'delivered', attempts: 1, last_status: 200 });
+    const [attempt] = await attemptsOf(row.id);
+    expect(attempt.response_body).toBe('x'.repeat(64 * 1024));
   });
+
+  const attemptsOf = (deliveryId: string) =>
+    api.tidings.database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', deliveryId).execute();
 });
 
 describe.each(databaseKinds)('the SSRF guard (%s)', (kind) => {
