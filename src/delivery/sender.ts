@@ -90,9 +90,10 @@ export class HttpSender {
       dispatcher.dispatch(
         { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers: attempt.headers, body: attempt.body },
         {
-          onRequestStart(started: DispatchController) {
-            controller = started;
-            if (settled) started.abort(new TimeoutError());
+          onRequestStart(requestController: DispatchController) {
+            controller = requestController;
+            // The deadline passed while the request waited for a connection.
+            if (settled) requestController.abort(new TimeoutError());
           },
           onResponseStart(_controller: DispatchController, status: number, headers: Record<string, string | string[]>) {
             response = { status, headers };
