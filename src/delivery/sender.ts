@@ -74,7 +74,7 @@ export class HttpSender {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
-        resolve(response ? this.answered(response.status, response.headers, chunks, elapsed()) : failed(failure, elapsed()));
+        resolve(response ? answered(response.status, response.headers, chunks, elapsed()) : failed(failure, elapsed()));
       };
       const deadline = setTimeout(() => {
         settle(new TimeoutError());
@@ -112,19 +112,6 @@ export class HttpSender {
         },
       );
     });
-  }
-
-  private answered(status: number, headers: Record<string, string | string[]>, chunks: Buffer[], durationMs: number): AttemptResult {
-    const retryAfter = headers['retry-after'];
-    return {
-      status,
-      error: null,
-      forbidden: false,
-      retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-      responseHeaders: headers,
-      responseBody: Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'),
-      durationMs,
-    };
   }
 
   async close(): Promise<void> {
@@ -189,6 +176,21 @@ interface DispatchController {
   abort(reason: Error): void;
 }
 
+/** The attempt got a response: its status, headers and the prefix of its body that arrived. */
+function answered(status: number, headers: Record<string, string | string[]>, chunks: Buffer[], durationMs: number): AttemptResult {
+  const retryAfter = headers['retry-after'];
+  return {
+    status,
+    error: null,
+    forbidden: false,
+    retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    responseHeaders: headers,
+    responseBody: Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'),
+    durationMs,
+  };
+}
+
+/** The attempt got no response: why, and whether the SSRF guard refused it. */
 function failed(error: unknown, durationMs: number): AttemptResult {
   const forbidden = findForbidden(error);
   const failure = { status: null, forbidden: !!forbidden, responseHeaders: null, responseBody: null, durationMs };
