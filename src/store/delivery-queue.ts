@@ -1,7 +1,7 @@
 // The DeliveryQueue port's implementation: the `deliveries` table as outbox and job queue. Claims are
 // leases (locked_by / locked_until): a claimed row stays pending, and a worker that dies leaves a lease
 // that simply runs out. One operation per method.
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { notifyDeliveriesEnqueued } from './wakeups.js';
@@ -92,7 +92,31 @@ export async function giveUpWaitingDeliveries(executor: Executor, webhookId: str
   await updateWaiting(executor, webhookId, now).set({ status: 'failed', last_error: reason, finished_at: now }).execute();
 }
 
+/**
+ * A recursive query's step, named `name`: each webhook whose id is after `after` (and at most `upTo`)
+ * that has pending deliveries not leased, or whose lease ended by `leasesEndedBy`; as its earliest
+ * such delivery's id, space_id, webhook_id and due_at. It steps from one webhook to the next along
+ * the index on (status, webhook_id, due_at): one seek each, however long each one's backlog.
+ */
+function webhooksWithPending(name: string, leasesEndedBy: number | null, after: string, upTo: string | null) {
+  const earliestAfter = (previous: unknown) => sql`
+    SELECT id FROM deliveries
+    WHERE status = 'pending' AND webhook_id > ${previous} ${upTo === null ? sql`` : sql`AND webhook_id <= ${upTo}`}
+      AND ${leasesEndedBy === null ? sql`locked_until IS NULL` : sql`(locked_until IS NULL OR locked_until < ${leasesEndedBy})`}
+    ORDER BY webhook_id, due_at LIMIT 1`;
+  const step = sql.table(name);
+  return sql`${step} (id, space_id, webhook_id, due_at) AS (
+    SELECT id, space_id, webhook_id, due_at FROM deliveries WHERE id = (${earliestAfter(after)})
+    UNION ALL
+    SELECT next.id, next.space_id, next.webhook_id, next.due_at
+    FROM ${step} JOIN deliveries AS next ON next.id = (${earliestAfter(sql.ref(`${name}.webhook_id`))})
+  )`;
+}
+
 export class DeliveryQueue {
+  /** Where the last claim's turn of webhooks ended: the next one starts after it. */
+  private lastWebhookClaimed = '';
+
   constructor(private readonly database: Database) {}
 
   async enqueue(executor: Executor, deliveries: readonly NewDelivery[]): Promise<void> {
@@ -128,14 +152,15 @@ export class DeliveryQueue {
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
    * - per webhook: the worker has at most `perWebhook` of a webhook's deliveries in flight at once
    *   (`sending` counts its attempts in flight), so a slow receiver cannot take all its slots;
+   * - across webhooks: each webhook that can go gets an equal share of the claim, and takes turns
+   *   when more of them have work than the claim has rows;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
    *   a half-open breaker lets one through at a time, across all workers.
-   * Steps: read the tripped breakers (and what is in flight to the half-open ones); read the earliest
-   * due rows that could go now (an index range in due order that skips rows held back, and rows of
-   * webhooks at their cap, paused or disabled, stopping at `limit` rows; on PostgreSQL locked with
-   * SKIP LOCKED, so concurrent workers read disjoint windows); apply the caps as rows are picked; lease
-   * the picked rows. Rows that cannot go never fill the window, so a silent receiver's backlog does
-   * not keep other webhooks' deliveries waiting behind it.
+   * Steps: read the tripped breakers (and what is in flight to the half-open ones); find the webhooks
+   * that can go (webhooksThatCanGo); read each one's earliest due rows up to its share, all in one
+   * statement (on PostgreSQL locked with SKIP LOCKED, so concurrent workers read disjoint rows);
+   * share out again what some could not fill; lease the rows. A webhook that cannot go is never read
+   * past: a silent receiver's backlog costs a claim nothing.
    */
   async claimDue(
     workerId: string,
@@ -146,8 +171,7 @@ export class DeliveryQueue {
     finished: readonly FinishedAttempt[] = [],
   ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
-    const { db, capabilities } = this.database;
-    return db.transaction().execute(async (trx) => {
+    return this.database.db.transaction().execute(async (trx) => {
       await this.finishIn(trx, workerId, finished);
       if (limit <= 0) return { rows: [], waiting: false };
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
@@ -156,52 +180,94 @@ export class DeliveryQueue {
       // A half-open breaker lets one probe through across all workers: the lease index tells what is
       // in flight to these few webhooks; every other webhook's cap counts this worker's attempts.
       const probesInFlight = await this.leasedOf(trx, [...halfOpen], now);
-      const taken = (webhookId: string) => (halfOpen.has(webhookId) ? probesInFlight.get(webhookId) ?? 0 : fairness.sending?.get(webhookId) ?? 0);
-      const capFor = (webhookId: string) => (halfOpen.has(webhookId) ? 1 : perWebhook);
+      const room = (webhookId: string) =>
+        halfOpen.has(webhookId) ? 1 - (probesInFlight.get(webhookId) ?? 0) : perWebhook - (fairness.sending?.get(webhookId) ?? 0);
       const cannotGo = new Set<string>();
       for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
       for (const webhookId of new Set([...halfOpen, ...(fairness.sending?.keys() ?? [])])) {
-        if (taken(webhookId) >= capFor(webhookId)) cannotGo.add(webhookId);
+        if (room(webhookId) <= 0) cannotGo.add(webhookId);
       }
-      let window = trx
-        .selectFrom('deliveries')
-        .select(CLAIMED_COLUMNS)
-        .where('status', '=', 'pending')
-        .where('due_at', '<=', now)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-        .$if(cannotGo.size > 0, (query) => query.where('webhook_id', 'not in', [...cannotGo]))
-        .where(this.webhookEnabled())
-        .where((eb) => eb(this.earlierPending()(eb), 'is', null))
-        .orderBy('due_at')
-        .limit(limit);
-      // Concurrent workers read disjoint windows; rows not picked are free again at commit.
-      if (capabilities.rowLocks) window = window.forUpdate().skipLocked();
-      const candidates = await window.execute();
-      if (candidates.length === 0) return { rows: [], waiting: cannotGo.size > 0 };
-      const picked: ClaimedDelivery[] = [];
-      const pickedOf = new Map<string, number>();
-      let capped = false;
-      for (const candidate of candidates) {
-        const flying = taken(candidate.webhook_id) + (pickedOf.get(candidate.webhook_id) ?? 0);
-        if (flying >= capFor(candidate.webhook_id)) {
-          capped = true;
-          continue;
-        }
-        pickedOf.set(candidate.webhook_id, (pickedOf.get(candidate.webhook_id) ?? 0) + 1);
-        picked.push(candidate);
-      }
-      if (picked.length === 0) return { rows: [], waiting: true };
-      // Not RETURNING the leased rows: the window already read what the worker needs, and SQLite's
+      const webhookIds = await this.webhooksThatCanGo(trx, now, limit, cannotGo);
+      const waiting = cannotGo.size > 0;
+      if (webhookIds.length === 0) return { rows: [], waiting };
+      this.lastWebhookClaimed = webhookIds[webhookIds.length - 1]!;
+      const rows = await this.shareOut(trx, webhookIds.map((webhookId) => ({ webhookId, room: room(webhookId) })), now, limit);
+      if (rows.length === 0) return { rows, waiting };
+      // Not RETURNING the leased rows: the claim already read what the worker needs, and SQLite's
       // RETURNING cost more than the rest of the update (737 µs of 890 for 32 rows).
       await trx
         .updateTable('deliveries')
         .set({ locked_by: workerId, locked_until: now + leaseMs })
-        .where('id', 'in', picked.map((row) => row.id))
+        .where('id', 'in', rows.map((row) => row.id))
         .execute();
-      return { rows: picked, waiting: capped || cannotGo.size > 0 };
+      return { rows, waiting };
     });
   }
 
+  /**
+   * Up to `limit` due deliveries of `webhooks`, each webhook's earliest first: an equal share each,
+   * within its room, then again among those that filled theirs, for what the others left. A round
+   * reads every share in one statement; most claims need one round.
+   */
+  private async shareOut(trx: Transaction<Schema>, webhooks: readonly { webhookId: string; room: number }[], now: number, limit: number) {
+    const claimed = new Map<string, ClaimedDelivery>();
+    let open = webhooks.map((webhook) => ({ ...webhook, taken: 0 }));
+    while (claimed.size < limit && open.length > 0) {
+      const wanted = limit - claimed.size;
+      const shares = open.map(({ room }, index) => Math.min(room, Math.floor(wanted / open.length) + (index < wanted % open.length ? 1 : 0)));
+      // A webhook asked again reads the rows it gave before too (the earliest, and on PostgreSQL
+      // locked by this transaction): they are already in `claimed`.
+      const windows = open.flatMap(({ webhookId, taken }, index) => (shares[index]! > 0 ? [this.earliestDue(trx, webhookId, now, taken + shares[index]!)] : []));
+      const found = await windows.slice(1).reduce((all, window) => all.unionAll(window), windows[0]!).execute();
+      const foundOf = new Map<string, number>();
+      for (const row of found) {
+        foundOf.set(row.webhook_id, (foundOf.get(row.webhook_id) ?? 0) + 1);
+        if (claimed.size < limit) claimed.set(row.id, row);
+      }
+      // A webhook that gave all it was asked for may have more; one that gave less has no more now.
+      open = open.flatMap((webhook, index) => {
+        const share = shares[index]!;
+        if (share === 0) return [webhook];
+        const filled = (foundOf.get(webhook.webhookId) ?? 0) >= webhook.taken + share;
+        return filled && webhook.room > share ? [{ ...webhook, room: webhook.room - share, taken: webhook.taken + share }] : [];
+      });
+    }
+    return [...claimed.values()];
+  }
+
+  /** Up to `count` of the webhook's earliest deliveries that can go now, in due order. */
+  private earliestDue(trx: Transaction<Schema>, webhookId: string, now: number, count: number) {
+    let earliest = trx
+      .selectFrom('deliveries')
+      .select(CLAIMED_COLUMNS)
+      .where('status', '=', 'pending')
+      .where('webhook_id', '=', webhookId)
+      .where('due_at', '<=', now)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .where((eb) => eb(this.earlierPending()(eb), 'is', null))
+      .orderBy('due_at')
+      .limit(count);
+    // Concurrent workers read disjoint rows; rows read but not claimed are free again at commit.
+    if (this.database.capabilities.rowLocks) earliest = earliest.forUpdate().skipLocked();
+    return trx.selectFrom(earliest.as('earliest')).select(CLAIMED_COLUMNS);
+  }
+
+  /**
+   * Up to `count` webhooks that can go now: their earliest claimable delivery is due, they are
+   * enabled, and not in `excluded`. In id order from just after the last claim's last webhook, round
+   * to it again: however many webhooks have work, each gets its turn.
+   */
+  private async webhooksThatCanGo(trx: Transaction<Schema>, now: number, count: number, excluded: ReadonlySet<string>): Promise<string[]> {
+    const after = this.lastWebhookClaimed;
+    const result = await sql<{ webhook_id: string }>`
+      WITH RECURSIVE ${webhooksWithPending('later', now, after, null)}, ${webhooksWithPending('earlier', now, '', after)}
+      SELECT webhook_id FROM (SELECT * FROM later UNION ALL SELECT * FROM earlier) AS head
+      WHERE due_at <= ${now}
+        ${excluded.size > 0 ? sql`AND webhook_id NOT IN (${sql.join([...excluded])})` : sql``}
+        AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}
+      LIMIT ${count}`.execute(trx);
+    return result.rows.map((row) => row.webhook_id);
+  }
   /**
    * For the delivery in the outer query: an earlier pending delivery of its webhook about one of its
    * records, which it must wait for (null when there is none). Read from the delivery outwards: its
@@ -246,44 +312,28 @@ export class DeliveryQueue {
 
   /**
    * When the next pending delivery can be claimed (epoch ms): when the earliest one not leased falls
-   * due, or when the earliest lease runs out. Null when none is waiting. Both are read in index
-   * order, one row each: a worker asks whenever it goes idle, and taking the minimum over every
-   * pending row cost 1.4 ms with 1,500 held deliveries waiting, for every API write that woke it.
+   * due, or when the earliest lease runs out. Null when none is waiting. Read webhook by webhook and
+   * in index order, one row each: a worker asks whenever it goes idle.
    */
   async nextDueAt(): Promise<number | null> {
     const { db } = this.database;
     const [due, leaseEnd] = await Promise.all([
-      db
-        .selectFrom('deliveries')
-        .select('due_at as at')
-        .where('status', '=', 'pending')
-        .where('due_at', '<', HELD_UNTIL_ENABLED)
-        .where('locked_until', 'is', null)
-        .where(this.webhookEnabled())
-        .orderBy('due_at')
-        .limit(1)
-        .executeTakeFirst(),
+      sql<{ at: number | null }>`
+        WITH RECURSIVE ${webhooksWithPending('head', null, '', null)}
+        SELECT min(due_at) AS at FROM head
+        WHERE due_at < ${HELD_UNTIL_ENABLED} AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}`.execute(db),
       // Only pending rows are leased (an attempt's end clears its lease).
       db.selectFrom('deliveries').select('locked_until as at').where('locked_until', 'is not', null).orderBy('locked_until').limit(1).executeTakeFirst(),
     ]);
-    const times = [due?.at, leaseEnd?.at].filter((at): at is number => at !== null && at !== undefined).map(Number);
+    const times = [due.rows[0]?.at, leaseEnd?.at].filter((at): at is number => at !== null && at !== undefined).map(Number);
     return times.length === 0 ? null : Math.min(...times);
   }
 
   /** A disabled webhook's deliveries wait: they go out once it is enabled again. */
-  private webhookEnabled() {
+  private webhookEnabled(spaceId: RawBuilder<unknown>, webhookId: RawBuilder<unknown>) {
     const { dialect } = this.database;
-    const disabled = sql<boolean>`${fieldExpression(dialect, 'is_disabled', 'boolean')} = ${bindValue(dialect, true)}`;
-    return ({ not, exists, selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) =>
-      not(
-        exists(
-          selectFrom('records')
-            .select('records.id')
-            .whereRef('records.space_id', '=', 'deliveries.space_id')
-            .whereRef('records.id', '=', 'deliveries.webhook_id')
-            .where(disabled),
-        ),
-      );
+    const disabled = sql`${fieldExpression(dialect, 'is_disabled', 'boolean')} = ${bindValue(dialect, true)}`;
+    return sql`NOT EXISTS (SELECT 1 FROM records WHERE records.space_id = ${spaceId} AND records.id = ${webhookId} AND ${disabled})`;
   }
 
   /**

@@ -10,6 +10,7 @@ import * as claimIndexes from './migrations/0004_claim_indexes.js';
 import * as webhookHealth from './migrations/0005_webhook_health.js';
 import * as holdDisabledWebhooks from './migrations/0006_hold_disabled_webhooks.js';
 import * as partialFieldIndexes from './migrations/0007_partial_field_indexes.js';
+import * as claimsByWebhook from './migrations/0008_claims_by_webhook.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -23,6 +24,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
     '0005_webhook_health': { up: (db) => webhookHealth.up(db) },
     '0006_hold_disabled_webhooks': { up: (db) => holdDisabledWebhooks.up(db, database.dialect) },
     '0007_partial_field_indexes': { up: (db) => partialFieldIndexes.up(db, database.dialect) },
+    '0008_claims_by_webhook': { up: (db) => claimsByWebhook.up(db) },
   };
 }
 

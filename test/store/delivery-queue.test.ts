@@ -70,6 +70,53 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect((await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, sending: new Map([['capped', 3]]) })).rows).toEqual([]);
   });
 
+  it('shares a claim equally among the webhooks that can go, giving what one cannot fill to the others', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_550_000;
+    // In due order: the silent webhook's backlog, then all of many-a's, then the others'.
+    const rows = [
+      ...Array.from({ length: 20 }, (_, index) => ({ ...delivery(now - 200 + index), webhook_id: 'silent' })),
+      ...Array.from({ length: 20 }, (_, index) => ({ ...delivery(now - 100 + index), webhook_id: 'many-a' })),
+      ...Array.from({ length: 2 }, (_, index) => ({ ...delivery(now - 50 + index), webhook_id: 'few-b' })),
+      ...Array.from({ length: 20 }, (_, index) => ({ ...delivery(now - 40 + index), webhook_id: 'many-c' })),
+    ];
+    await queue.enqueue(database.db, rows);
+    const claimed = (await queue.claimDue('a', now, 12, 30_000, { perWebhook: 100, sending: new Map([['silent', 100]]) })).rows;
+    const countOf = (webhookId: string) => claimed.filter((row) => row.webhook_id === webhookId).length;
+    expect([countOf('many-a'), countOf('few-b'), countOf('many-c'), countOf('silent')]).toEqual([5, 2, 5, 0]);
+    expect(new Set(claimed.map((row) => row.id)).size).toBe(12);
+    // Each webhook's earliest.
+    const earliest = (webhookId: string, count: number) => rows.filter((row) => row.webhook_id === webhookId).slice(0, count).map((row) => row.id);
+    expect(claimed.filter((row) => row.webhook_id === 'many-a').map((row) => row.id).sort()).toEqual(earliest('many-a', 5));
+  });
+
+  it('gives every webhook with due deliveries its turn, however many more there are than a claim takes', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_600_000;
+    const webhooks = ['turn-1', 'turn-2', 'turn-3', 'turn-4', 'turn-5'];
+    await queue.enqueue(database.db, webhooks.flatMap((webhookId) => Array.from({ length: 3 }, () => ({ ...delivery(now), webhook_id: webhookId }))));
+    const served: string[] = [];
+    for (let claim = 0; claim < 3; claim += 1) {
+      served.push(...(await queue.claimDue('a', now, 2, 30_000, { perWebhook: 100 })).rows.map((row) => row.webhook_id));
+    }
+    expect(served).toHaveLength(6);
+    expect(new Set(served)).toEqual(new Set(webhooks));
+  });
+
+  it("keeps a disabled webhook's due deliveries out of claims, as of its record", async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_650_000;
+    const disabledWebhook = '0a1b2c3d-0000-4000-8000-0000000d15ab';
+    await new RecordStore(database).insertMany(database.db, 'queue_space', 'Webhook', [{ id: disabledWebhook, url: 'https://example.com/off', is_disabled: true }]);
+    // Rescheduled after it was disabled (an attempt in flight then failed): due, not held.
+    const retried = { ...delivery(now - 10), webhook_id: disabledWebhook };
+    const other = delivery(now);
+    await queue.enqueue(database.db, [retried, other]);
+    expect((await queue.claimDue('a', now, 10, 30_000)).rows.map((row) => row.id)).toEqual([other.id]);
+    await queue.finishAttempts('a', [{ id: other.id, outcome: attempt(now, 200, null), next: { status: 'delivered' } }]);
+    expect(await queue.nextDueAt()).toBeNull();
+  });
+
   it("holds a disabled webhook's waiting deliveries out of every claim until it is enabled, leaving those in flight", async () => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 1_700_000;
