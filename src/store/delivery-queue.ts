@@ -217,8 +217,8 @@ export class DeliveryQueue {
       const shares = open.map(({ room }, index) => Math.min(room, Math.floor(wanted / open.length) + (index < wanted % open.length ? 1 : 0)));
       // A webhook asked again reads the rows it gave before too (the earliest, and on PostgreSQL
       // locked by this transaction): they are already in `claimed`.
-      const windows = open.flatMap(({ webhookId, taken }, index) => (shares[index]! > 0 ? [this.earliestDue(trx, webhookId, now, taken + shares[index]!)] : []));
-      const found = await windows.slice(1).reduce((all, window) => all.unionAll(window), windows[0]!).execute();
+      const asks = open.flatMap(({ webhookId, taken }, index) => (shares[index]! > 0 ? [{ webhookId, count: taken + shares[index]! }] : []));
+      const found = await this.earliestOf(trx, asks, now);
       const foundOf = new Map<string, number>();
       for (const row of found) {
         foundOf.set(row.webhook_id, (foundOf.get(row.webhook_id) ?? 0) + 1);
@@ -235,21 +235,37 @@ export class DeliveryQueue {
     return [...claimed.values()];
   }
 
+  /** Each asked webhook's earliest deliveries that can go now, up to its count. */
+  private async earliestOf(trx: Transaction<Schema>, asks: readonly { webhookId: string; count: number }[], now: number): Promise<ClaimedDelivery[]> {
+    if (this.database.capabilities.rowLocks) {
+      // One statement however many webhooks are asked, so it is parsed and planned once per
+      // connection; concurrent workers read disjoint rows; rows read but not claimed are free again
+      // at commit.
+      const earliest = this.earliestDue(trx, sql.ref<string>('ask.webhook_id'), now, sql.ref<number>('ask.wanted')).forUpdate().skipLocked();
+      const webhookIds = asks.map((ask) => ask.webhookId);
+      const counts = asks.map((ask) => ask.count);
+      const found = await sql<ClaimedDelivery>`
+        SELECT earliest.* FROM unnest(CAST(${webhookIds} AS TEXT[]), CAST(${counts} AS INTEGER[])) AS ask (webhook_id, wanted)
+        CROSS JOIN LATERAL (${earliest}) AS earliest`.execute(trx);
+      return found.rows;
+    }
+    // SQLite has no LATERAL: one arm per webhook.
+    const arms = asks.map(({ webhookId, count }) => trx.selectFrom(this.earliestDue(trx, webhookId, now, count).as('earliest')).select(CLAIMED_COLUMNS));
+    return arms.slice(1).reduce((all, arm) => all.unionAll(arm), arms[0]!).execute();
+  }
+
   /** Up to `count` of the webhook's earliest deliveries that can go now, in due order. */
-  private earliestDue(trx: Transaction<Schema>, webhookId: string, now: number, count: number) {
-    let earliest = trx
+  private earliestDue(trx: Transaction<Schema>, webhookId: string | RawBuilder<string>, now: number, count: number | RawBuilder<number>) {
+    return trx
       .selectFrom('deliveries')
       .select(CLAIMED_COLUMNS)
       .where('status', '=', 'pending')
-      .where('webhook_id', '=', webhookId)
+      .where(sql.ref('webhook_id'), '=', webhookId)
       .where('due_at', '<=', now)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
       .where((eb) => eb(this.earlierPending()(eb), 'is', null))
       .orderBy('due_at')
       .limit(count);
-    // Concurrent workers read disjoint rows; rows read but not claimed are free again at commit.
-    if (this.database.capabilities.rowLocks) earliest = earliest.forUpdate().skipLocked();
-    return trx.selectFrom(earliest.as('earliest')).select(CLAIMED_COLUMNS);
   }
 
   /**
