@@ -173,7 +173,7 @@ const statementNames = new Map<string, string>();
 /**
  * Sends Kysely's statements with parameters as named (prepared) ones. PostgreSQL parses and plans an
  * unnamed statement anew each time; a named one is parsed once per connection, and after five runs
- * PostgreSQL may keep a generic plan (for the claim's window it is the same index scan as the
+ * PostgreSQL may keep a generic plan (for the claim's statement it is the same index scans as the
  * custom one). In the steady scenario, alternating runs in one slow hour: 181 and 194 writes/s
  * served against 123 and 138 unnamed. The names are bounded because statements whose text varies with a list's
  * length (`IN (…)`, `VALUES …`) would otherwise prepare without end on every pooled connection.
