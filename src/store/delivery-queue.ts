@@ -229,9 +229,9 @@ export class DeliveryQueue {
 
   /**
    * A claim's first round: the webhooks that can go (see webhooksThatCanGo), each asked for its
-   * share, and what they gave, leased. On PostgreSQL one statement does it all (two round trips fewer
-   * on every claim); its rows say which webhooks gave and each one's turn, from which the shares are
-   * worked out again as the statement did.
+   * share, and what they gave, leased. On PostgreSQL one statement does it all (the window and the
+   * lease before it were two round trips); its rows say which webhooks gave and each one's turn, from
+   * which the shares are worked out again as the statement did.
    */
   private async firstRound(trx: Transaction<Schema>, now: number, limit: number, cannotGo: ReadonlySet<string>, rooms: Rooms, lease: Lease): Promise<Round> {
     const canGo = this.webhooksThatCanGo(now, limit, cannotGo);
