@@ -174,6 +174,31 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect(attempts.map((row) => [row.attempt, row.status])).toEqual([[1, 500]]);
   });
 
+  it('logs each attempt exactly as it went, whatever its bytes, numbered per delivery', async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 2_500_000;
+    const [answered, unanswered] = [delivery(now), delivery(now)];
+    await queue.enqueue(database.db, [answered, unanswered]);
+    await queue.claimDue('w', now, 10, 1_000);
+    const body = '{"quote":"\\"","backslash":"\\\\","braces":"{}","comma":",","null":"NULL","unicode":"é✓","newline":"a\nb"}';
+    const headers = { 'content-type': 'application/json', 'x-odd': ['a,"b"', '{c}'] };
+    await queue.finishAttempts('w', [
+      { id: answered.id, outcome: { ...attempt(now + 1, 500, 'HTTP 500'), responseHeaders: headers, responseBody: body }, next: { status: 'pending', dueAt: now + 5 } },
+      { id: unanswered.id, outcome: { ...attempt(now + 2, 0, 'connect ECONNREFUSED "x"'), status: null, responseHeaders: null, responseBody: null }, next: { status: 'failed' } },
+    ]);
+    await queue.claimDue('w', now + 5, 10, 1_000);
+    await queue.finishAttempts('w', [{ id: answered.id, outcome: attempt(now + 6, 200, null), next: { status: 'delivered' } }]);
+    const logged = await database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', [answered.id, unanswered.id]).orderBy('started_at').execute();
+    expect(logged.map((row) => [row.delivery_id, row.attempt, row.status, row.error])).toEqual([
+      [answered.id, 1, 500, 'HTTP 500'],
+      [unanswered.id, 1, null, 'connect ECONNREFUSED "x"'],
+      [answered.id, 2, 200, null],
+    ]);
+    expect(logged[0]!.response_body).toBe(body);
+    expect(JSON.parse(logged[0]!.response_headers!)).toEqual(headers);
+    expect([logged[1]!.response_body, logged[1]!.response_headers]).toEqual([null, null]);
+  });
+
   it('purges delivered history past retention, and nothing else', async () => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 3_000_000;
