@@ -175,9 +175,9 @@ const statementNames = new Map<string, string>();
  * unnamed statement anew each time; a named one is parsed once per connection, and after five runs
  * PostgreSQL may keep a generic plan (for the claim's statement it is the same index scans as the
  * custom one). In the steady scenario, alternating runs in one slow hour: 181 and 194 writes/s
- * served against 123 and 138 unnamed. The names are bounded because statements whose text varies with a list's
- * length (`IN (…)`, `VALUES …`) would otherwise prepare without end on every pooled connection.
- * Statements without parameters (DDL, BEGIN, COMMIT) parse cheaply and stay unnamed.
+ * served against 123 and 138 unnamed. The names are bounded because statements whose text varies
+ * with a list's length (`IN (…)`, `VALUES …`) would otherwise prepare without end on every pooled
+ * connection. Statements without parameters (DDL, BEGIN, COMMIT) parse cheaply and stay unnamed.
  */
 function nameStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;

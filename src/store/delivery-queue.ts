@@ -195,6 +195,8 @@ export class DeliveryQueue {
    * never read past: a silent receiver's backlog, or a capped webhook's, costs a claim nothing. (The
    * window in due order this replaced read past each such row: on PostgreSQL 4.2 ms a claim beside a
    * silent webhook against 0.86 ms; on SQLite overloaded, 71 % of claims read the backlog for nothing.)
+   * What it costs instead: when fewer webhooks can go than the claim has rows, finding them steps
+   * through every webhook with pending deliveries, due or not (see webhooksThatCanGo).
    */
   async claimDue(
     workerId: string,
@@ -348,7 +350,10 @@ export class DeliveryQueue {
    * Common table expressions, the last named `can_go`: up to `count` webhooks that can go now, whose
    * earliest claimable delivery is due, that are enabled, and not in `excluded`. In id order from just
    * after the last claim's last webhook, round to it again: however many webhooks have work, each
-   * gets its turn.
+   * gets its turn. Finding fewer than `count` means stepping through every webhook with pending
+   * deliveries: with 1,000 whose deliveries all wait for a retry, a claim took 25.6 ms on PostgreSQL
+   * (2.5 ms with the window in due order before) and 3.6 ms on SQLite (1.7 ms), and so did the
+   * idle worker's nextDueAt (26.8 and 1.9 ms, against 1.5 and 0.6).
    */
   private webhooksThatCanGo(now: number, count: number, excluded: ReadonlySet<string>) {
     const after = this.lastWebhookClaimed;
