@@ -89,7 +89,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     const result = await timed('steady', () => steady(kind, receiver, SIZES.steady));
     figures.steady = result;
     const { writeToReceipt: latency, saturation } = result;
-    show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms`);
+    show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms; API write p99 ${format(result.apiWrite.p99Ms, 1)} ms; Tidings CPU ${format(result.cpuMsPerWrite * 1_000)} µs per write`);
     show(`saturation, ${saturation.writers} writers for ${SIZES.steady.saturationSeconds} s`, `${format(saturation.writesPerSecond)} writes/s, ${format(saturation.deliveriesPerSecond)} deliveries/s = ${percent(saturation.deliveriesPerSecond / base.perSecond)} of the baseline; write → receipt p50 ${format(saturation.writeToReceipt.p50Ms, 1)} ms, p99 ${format(saturation.writeToReceipt.p99Ms, 1)} ms`);
     targets.push({ figure: 'steady write → receipt p99 (ms)', value: latency.p99Ms, target: '≤ 50', met: latency.p99Ms <= 50 });
   }

@@ -57,13 +57,13 @@ async function prepared<T>(kind: DatabaseKind, setup: (api: ApiClient) => Promis
 }
 
 /** Runs `scenario` against a Tidings process on a fresh database, then stops it and drops the database. */
-async function onFreshTidings<T>(kind: DatabaseKind, scenario: (api: ApiClient, databaseUrl: string) => Promise<T>): Promise<T> {
+async function onFreshTidings<T>(kind: DatabaseKind, scenario: (api: ApiClient, databaseUrl: string, tidings: TidingsProcess) => Promise<T>): Promise<T> {
   const database = await createTestDatabase(kind);
   try {
     const tidings = await TidingsProcess.start(database.url);
     const api = new ApiClient(tidings.apiUrl);
     try {
-      return await scenario(api, database.url);
+      return await scenario(api, database.url, tidings);
     } finally {
       await api.close();
       await tidings.stop();
@@ -127,7 +127,7 @@ export async function backlog(kind: DatabaseKind, receiver: Receiver, count: num
  * they can for `saturationSeconds` → writes/s and deliveries/s.
  */
 export async function steady(kind: DatabaseKind, receiver: Receiver, settings: { rate: number; seconds: number; warmUpSeconds: number; saturationSeconds: number; writers: number }) {
-  return onFreshTidings(kind, async (api) => {
+  return onFreshTidings(kind, async (api, _databaseUrl, tidings) => {
     const ownerId = await ownerOf(api);
     const write = async (sent: Map<string, number>, apiLatencies: number[]) => {
       const name = accountName();
@@ -178,10 +178,16 @@ export async function steady(kind: DatabaseKind, receiver: Receiver, settings: {
     const steadyHook = await api.create('Webhooks', { url: `${receiver.url}/${steadyPath}`, events: ['Account.Create'] });
     const sent = new Map<string, number>();
     const apiLatencies: number[] = [];
+    const cpuAtStart = tidings.cpuSeconds();
+    const load = await openLoop(settings.seconds, sent, apiLatencies);
+    const steadyReceipts = await measure(steadyPath, sent);
     const steadyFigures = {
-      ...(await openLoop(settings.seconds, sent, apiLatencies)),
-      writeToReceipt: await measure(steadyPath, sent),
+      ...load,
+      writeToReceipt: steadyReceipts,
       apiWrite: latencySummary(apiLatencies),
+      // Every thread of the process, the deliveries' work included: how close the load runs to the
+      // one core that serves the API.
+      cpuMsPerWrite: ((tidings.cpuSeconds() - cpuAtStart) * 1_000) / load.writes,
     };
     await api.delete(`entities/Webhooks/${steadyHook}`);
 

@@ -49,14 +49,15 @@ export interface RunningWorker {
 function startWorker(
   config: Config,
   database: Database,
-  records: RecordStore,
-  queue: DeliveryQueue,
   targetPolicy: TargetPolicy,
   options: WorkerOptions,
 ): RunningWorker {
+  // The worker's statements go before the API's waiting ones (see Database.forDeliveries).
+  const deliveries = database.forDeliveries;
+  const records = new RecordStore(deliveries);
   const sender = new HttpSender(config.deliveryTimeoutMs, targetPolicy);
   const worker = new DeliveryWorker(
-    { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
+    { queue: new DeliveryQueue(deliveries), records, sender, webhookStatus: new WebhookStatusStore(deliveries, records), logger: options.logger },
     {
       retryScheduleSeconds: config.retryScheduleSeconds,
       deliveryTimeoutMs: config.deliveryTimeoutMs,
@@ -70,7 +71,7 @@ function startWorker(
     options.logger?.warn({ err: error }, 'lost the wake-up connection; reconnecting (polling meanwhile)'),
   );
   worker.start();
-  const purge = startRetentionPurge(config, new DeliveryLog(database), options.logger);
+  const purge = startRetentionPurge(config, new DeliveryLog(deliveries), options.logger);
   let stopped = false;
   return {
     worker,
@@ -119,7 +120,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       password: config.apiPassword,
     });
     const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const running = options.workers ? startWorker(config, database, records, queue, targetPolicy, options) : null;
+    const running = options.workers ? startWorker(config, database, targetPolicy, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
@@ -127,7 +128,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       renderer,
       targetPolicy,
       outbox: new WebhookOutbox(records, queue, catalogue, renderer),
-      onDeliveriesEnqueued: () => running?.worker.wake(),
+      onDeliveriesEnqueued: (webhookIds) => running?.worker.wake(webhookIds),
     });
     const wake = () => running?.worker.wake();
     const app = await buildApp({
@@ -159,9 +160,8 @@ export async function openWorkerProcess(config: Config, options: WorkerOptions =
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database);
-    const records = new RecordStore(database);
     const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const running = startWorker(config, database, records, new DeliveryQueue(database), targetPolicy, options);
+    const running = startWorker(config, database, targetPolicy, options);
     return {
       close: async () => {
         await running.stop();

@@ -60,6 +60,13 @@ export function parseProjection(
   return root;
 }
 
+/** A projection's shape as text: equal for equal projections, however they were written. */
+export function projectionKey(node: ProjectionNode): string {
+  const expanded = [...node.expand].sort(([one], [other]) => (one < other ? -1 : 1)).map(([key, child]) => `${key}(${projectionKey(child)})`);
+  const kept = node.loadOnly === null ? '*' : [...node.loadOnly].sort().join(',');
+  return `${kept};${expanded.join(',')}`;
+}
+
 const newNode = (restricted: boolean): ProjectionNode => ({
   expand: new Map(),
   loadOnly: restricted ? new Set(['id']) : null,

@@ -46,8 +46,8 @@ export interface EngineDependencies {
   readonly targetPolicy?: TargetPolicy;
   /** Stores a write's webhook deliveries inside its transaction. */
   readonly outbox?: WebhookOutbox;
-  /** Called after a commit that enqueued deliveries: wakes the delivery workers. */
-  readonly onDeliveriesEnqueued?: () => void;
+  /** Called after a commit that enqueued deliveries, with their webhooks: wakes the delivery workers. */
+  readonly onDeliveriesEnqueued?: (webhookIds: readonly string[]) => void;
 }
 
 export class EntityEngine {
@@ -75,14 +75,14 @@ export class EntityEngine {
   async create(spaceId: string, entity: EntityDef, input: unknown, request: WriteRequest, projection: ProjectionNode) {
     return this.write(spaceId, request, async (ctx) => {
       const record = await this.writer.create(ctx, entity, input, null);
-      return this.renderOne(ctx.trx, spaceId, entity, record, projection);
+      return this.deps.renderer.renderInWrite(ctx, entity, record, projection);
     });
   }
 
   async update(spaceId: string, entity: EntityDef, id: string, input: unknown, request: WriteRequest, projection: ProjectionNode) {
     return this.write(spaceId, request, async (ctx) => {
       const record = await this.writer.update(ctx, entity, id, input, null);
-      return this.renderOne(ctx.trx, spaceId, entity, record, projection);
+      return this.deps.renderer.renderInWrite(ctx, entity, record, projection);
     });
   }
 
@@ -119,7 +119,7 @@ export class EntityEngine {
     return this.write(spaceId, request, async (ctx) => {
       const fields = { ...(await this.qualificationDefaults(ctx)), ...optionalObject(input) };
       const record = await this.writer.convert(ctx, catalogue.get('Lead'), opportunity, leadId, fields, 'qualify');
-      return this.renderOne(ctx.trx, spaceId, opportunity, record, projection);
+      return this.deps.renderer.renderInWrite(ctx, opportunity, record, projection);
     });
   }
 
@@ -130,7 +130,7 @@ export class EntityEngine {
     return this.write(spaceId, request, async (ctx) => {
       const fields = { step_id: null, ...optionalObject(input) };
       const record = await this.writer.convert(ctx, catalogue.get('Opportunity'), lead, opportunityId, fields, 'back-to-lead');
-      return this.renderOne(ctx.trx, spaceId, lead, record, projection);
+      return this.deps.renderer.renderInWrite(ctx, lead, record, projection);
     });
   }
 
@@ -147,7 +147,7 @@ export class EntityEngine {
     const trx = await store.db.startTransaction().execute();
     const ctx = newWriteContext(trx, spaceId, request.validationLevel, clock);
     let result: T;
-    let enqueued = 0;
+    let enqueuedFor: readonly string[] = [];
     try {
       result = await work(ctx, trx);
       const notifications = outbox ? await outbox.prepare(ctx, { skipKeys: request.skipKeys ?? [] }) : null;
@@ -158,14 +158,14 @@ export class EntityEngine {
       await this.turns.take(spaceId, async () => {
         const revisions = await this.writer.assignRevisions(ctx);
         revisions.putInto(result);
-        if (outbox && notifications) enqueued = await outbox.enqueue(ctx, notifications, revisions);
+        if (outbox && notifications) enqueuedFor = await outbox.enqueue(ctx, notifications, revisions);
         await trx.commit().execute();
       });
     } catch (error) {
       await trx.rollback().execute();
       throw error;
     }
-    if (enqueued > 0) onDeliveriesEnqueued?.();
+    if (enqueuedFor.length > 0) onDeliveriesEnqueued?.(enqueuedFor);
     return result;
   }
 

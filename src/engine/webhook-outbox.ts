@@ -46,7 +46,6 @@ export class WebhookOutbox {
     if (matchers.length === 0) return null;
     const customApiNames = await this.customEntityApiNames(ctx, occurrences);
 
-    const renders = new Map<string, Promise<Record<string, unknown>>>();
     const itemsByWebhook: [WebhookMatcher, NotificationItem[]][] = [];
     for (const matcher of matchers) {
       const items: NotificationItem[] = [];
@@ -56,7 +55,7 @@ export class WebhookOutbox {
           customEntityApiName: customApiNames.get(String(occurrence.record.type_id)),
         };
         if (!matcher.matches(occurrence, facts)) continue;
-        items.push(await this.notification(ctx, matcher, occurrence, facts, renders));
+        items.push(await this.notification(ctx, matcher, occurrence, facts));
       }
       if (items.length > 0) itemsByWebhook.push([matcher, items]);
     }
@@ -69,9 +68,9 @@ export class WebhookOutbox {
 
   /**
    * Stores the prepared notifications as deliveries, with the write's real revisions put into them;
-   * returns how many were enqueued.
+   * returns the webhooks they were enqueued for.
    */
-  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: AssignedRevisions): Promise<number> {
+  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: AssignedRevisions): Promise<string[]> {
     // Chunk N is due N × chunk_delay after the commit, which follows this insert within moments;
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
@@ -100,7 +99,7 @@ export class WebhookOutbox {
       }
     }
     await this.queue.enqueue(ctx.trx, deliveries);
-    return deliveries.length;
+    return prepared.itemsByWebhook.map(([matcher]) => matcher.webhook.id);
   }
 
   private async notification(
@@ -108,13 +107,12 @@ export class WebhookOutbox {
     matcher: WebhookMatcher,
     occurrence: EventOccurrence,
     facts: MatchFacts,
-    renders: Map<string, Promise<Record<string, unknown>>>,
   ): Promise<NotificationItem> {
     const options = matcher.webhook.options ?? {};
     const entityOptions = options.entity?.[matcher.optionsKey(occurrence, facts)] ?? {};
-    const entity = this.render(ctx, occurrence.entityName, occurrence.record, entityOptions, renders);
+    const entity = this.render(ctx, occurrence.entityName, occurrence.record, entityOptions);
     const related = occurrence.related
-      ? this.render(ctx, occurrence.related.entityName, occurrence.related.record, options.related_entity ?? {}, renders)
+      ? this.render(ctx, occurrence.related.entityName, occurrence.related.record, options.related_entity ?? {})
       : null;
     return {
       id: newId(ctx.nowMs),
@@ -128,24 +126,17 @@ export class WebhookOutbox {
     };
   }
 
-  // Shaped with the same projection code as the REST API, paths the entity lacks ignored. One render
-  // per record and projection, however many webhooks share it.
+  // Shaped with the same projection code as the REST API, paths the entity lacks ignored; rendered
+  // once per record and projection in the write, however many webhooks (and the response) share it.
   private render(
     ctx: WriteContext,
     entityName: string,
     record: StoredRecord,
     shape: { expand?: string[]; 'load-only'?: string[] },
-    renders: Map<string, Promise<Record<string, unknown>>>,
   ): Promise<Record<string, unknown>> {
-    const key = JSON.stringify([entityName, record.id, record.revision, shape.expand ?? [], shape['load-only'] ?? []]);
-    let rendered = renders.get(key);
-    if (!rendered) {
-      const entity = this.catalogue.get(entityName);
-      const projection = parseProjection(this.catalogue, entity, shape.expand ?? [], shape['load-only'] ?? [], false);
-      rendered = this.renderer.render(ctx.trx, ctx.spaceId, entity, [record], projection).then(([output]) => output);
-      renders.set(key, rendered);
-    }
-    return rendered;
+    const entity = this.catalogue.get(entityName);
+    const projection = parseProjection(this.catalogue, entity, shape.expand ?? [], shape['load-only'] ?? [], false);
+    return this.renderer.renderInWrite(ctx, entity, record, projection);
   }
 
   // Records the events refer to without having changed them: the record a document is linked to and

@@ -1,5 +1,6 @@
 // What every write inside one transaction shares: the transaction, the space, the validation level,
-// one clock reading, and the record changes made so far (the diff the webhook engine derives from).
+// one clock reading, the record changes made so far (the diff the webhook engine derives from), and
+// what it has rendered.
 import { formatDateTime } from '../domain/dates.js';
 import type { RecordChange } from '../domain/event-derivation.js';
 import type { Executor } from '../store/database.js';
@@ -14,11 +15,16 @@ export interface WriteContext {
   readonly now: string;
   readonly nowMs: number;
   readonly changes: RecordChange[];
+  /**
+   * Records rendered during the write, by record, revision and projection (see Renderer.renderInWrite):
+   * the response and the webhook payloads of the default shape are one render, not two.
+   */
+  readonly renders: Map<string, Promise<Record<string, unknown>>>;
 }
 
 export function newWriteContext(trx: Executor, spaceId: string, level: number, clock: () => Date = () => new Date()): WriteContext {
   const date = clock();
-  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [] };
+  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], renders: new Map() };
 }
 
 /**
