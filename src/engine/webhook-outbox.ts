@@ -159,9 +159,7 @@ export class WebhookOutbox {
   // indexed WebhookEvent rows: never a scan of every webhook of the space.
   private async candidateWebhooks(ctx: WriteContext, occurrences: readonly EventOccurrence[]): Promise<WebhookMatcher[]> {
     const names = [...new Set(occurrences.flatMap((occurrence) => subscriptionNamesFor(occurrence.event)))];
-    const subscriptions = await this.records.findWhere(ctx.trx, ctx.spaceId, this.catalogue.get('WebhookEvent'), [
-      { field: 'event', type: 'string', operator: 'eq', values: names },
-    ]);
+    const subscriptions = await this.records.findWithValues(ctx.trx, ctx.spaceId, 'WebhookEvent', 'event', names);
     const webhookIds = [...new Set(subscriptions.map((row) => row.webhook_id as string))];
     const webhooks = (await this.records.findManyByIds(ctx.trx, ctx.spaceId, webhookIds))
       .filter((row) => row.entity === 'Webhook' && row.data.is_deleted !== true)

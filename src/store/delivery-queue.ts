@@ -4,6 +4,7 @@
 import { sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
+import { slots, StatementTemplate } from './statement-template.js';
 import { notifyDeliveriesEnqueued } from './wakeups.js';
 import { trippedBreakers } from './webhook-status.js';
 import { isHalfOpen, type Health } from '../domain/circuit-breaker.js';
@@ -98,7 +99,7 @@ export async function giveUpWaitingDeliveries(executor: Executor, webhookId: str
  * such delivery's id, space_id, webhook_id and due_at. It steps from one webhook to the next along
  * the index on (status, webhook_id, due_at): one seek each, however long each one's backlog.
  */
-function webhooksWithPending(name: string, leasesEndedBy: number | null, after: string, upTo: string | null) {
+function webhooksWithPending(name: string, leasesEndedBy: unknown, after: unknown, upTo: unknown) {
   const earliestAfter = (previous: unknown) => sql`
     SELECT id FROM deliveries
     WHERE status = 'pending' AND webhook_id > ${previous} ${upTo === null ? sql`` : sql`AND webhook_id <= ${upTo}`}
@@ -112,6 +113,9 @@ function webhooksWithPending(name: string, leasesEndedBy: number | null, after: 
     FROM ${step} JOIN deliveries AS next ON next.id = (${earliestAfter(sql.ref(`${name}.webhook_id`))})
   )`;
 }
+
+/** The values of PostgreSQL's first round of a claim, in their slots' order (the excluded webhooks follow). */
+const FIRST_ROUND_VALUES = ['now', 'after', 'limit', 'perWebhook', 'roomWebhooks', 'rooms', 'workerId', 'until'] as const;
 
 /** How many more of a webhook's deliveries a claim may put in flight: `perWebhook`, or less as `rooms` says. */
 interface Rooms {
@@ -150,25 +154,125 @@ export class DeliveryQueue {
   /** Where the last claim's turn of webhooks ended: the next one starts after it. */
   private lastWebhookClaimed = '';
 
+  // A write's inserts as templates (see statement-template.ts); their shapes are the numbers of rows.
+  private readonly deliveriesInserted = new StatementTemplate<number>((slot, count) =>
+    this.database.db.insertInto('deliveries').values(Array.from({ length: count }, (_, row) => {
+      const value = (column: number) => slot(10 * row + column);
+      return {
+        id: value(0), space_id: value(1), webhook_id: value(2), operation_id: value(3), chunk_index: value(4),
+        events: value(5), item_count: value(6), body: value(7), due_at: value(8), created_at: value(9), status: 'pending' as const, attempts: 0,
+      };
+    })));
+  private readonly linksInserted = new StatementTemplate<number>((slot, count) =>
+    this.database.db.insertInto('delivery_records').values(Array.from({ length: count }, (_, row) => ({
+      delivery_id: slot(4 * row), webhook_id: slot(4 * row + 1), record_id: slot(4 * row + 2), sequence: slot(4 * row + 3),
+    }))));
+
+  // A claim's statements, likewise: a claim of 16 spent 18.5 µs a delivery compiling them
+  // on SQLite and 15.9 on PostgreSQL, in the queue's own loop, before the building itself.
+  /** SQLite: the webhooks that can go; values: now, the last claim's last webhook, the excluded ones. */
+  private readonly webhooksFound = new StatementTemplate<{ count: number; excluded: number }, { webhook_id: string }>(
+    (slot, { count, excluded }) => sql`WITH RECURSIVE ${this.webhooksThatCanGo(slot(0), slot(1), count, slots(slot, 2, excluded))} SELECT webhook_id FROM can_go`,
+    ({ count, excluded }) => `${count} ${excluded}`,
+  );
+  /** SQLite: each webhook's earliest rows up to its share (one arm each); values: now, the webhooks. */
+  private readonly earliestFound = new StatementTemplate<readonly number[], ClaimedDelivery>((slot, shares) => {
+    const arms = shares.map((share, index) => this.database.db.selectFrom(this.earliestDue(slot(index + 1), slot(0), share).as('earliest')).select(CLAIMED_COLUMNS));
+    return arms.slice(1).reduce((all, arm) => all.unionAll(arm), arms[0]!);
+  }, (shares) => shares.join(','));
+  /** SQLite: the lease; values: worker, until, the ids. */
+  private readonly leasesTaken = new StatementTemplate<number>((slot, count) =>
+    this.database.db.updateTable('deliveries').set({ locked_by: slot(0), locked_until: slot(1) }).where('id', 'in', slots(slot, 2, count)));
+  /** PostgreSQL: the first round (see firstRound); values in the order of FIRST_ROUND_VALUES, then the excluded webhooks. */
+  private readonly firstRoundLeased = new StatementTemplate<number, ClaimedDelivery & { turn: number; asked: number }>((slot, excluded) => {
+    const value = (name: (typeof FIRST_ROUND_VALUES)[number]) => slot(FIRST_ROUND_VALUES.indexOf(name));
+    const limit = value('limit');
+    return sql`
+      WITH RECURSIVE ${this.webhooksThatCanGo(value('now'), value('after'), value('limit'), slots(slot, FIRST_ROUND_VALUES.length, excluded))},
+      numbered AS (SELECT webhook_id, row_number() OVER () AS turn, count(*) OVER () AS asked FROM can_go),
+      ask AS (
+        SELECT numbered.webhook_id, turn, asked, LEAST(
+          COALESCE(room.room, CAST(${value('perWebhook')} AS INTEGER)),
+          CAST(${limit} AS INTEGER) / asked + CASE WHEN turn <= CAST(${limit} AS INTEGER) % asked THEN 1 ELSE 0 END) AS wanted
+        FROM numbered
+        LEFT JOIN unnest(CAST(${value('roomWebhooks')} AS TEXT[]), CAST(${value('rooms')} AS INTEGER[])) AS room (webhook_id, room)
+          ON room.webhook_id = numbered.webhook_id),
+      ${this.pickedAndLeased(sql`ask`, value('now'), { workerId: value('workerId'), until: value('until') }, ['turn', 'asked'])}`;
+  });
+  /** PostgreSQL: more of some webhooks' rows, leased (see shareOut); values: webhooks, shares, now, worker, until. */
+  private readonly moreLeased = new StatementTemplate<'one', ClaimedDelivery>((slot) =>
+    sql`WITH ${this.pickedAndLeased(sql`unnest(CAST(${slot(0)} AS TEXT[]), CAST(${slot(1)} AS INTEGER[])) AS ask (webhook_id, wanted)`, slot(2), { workerId: slot(3), until: slot(4) })}`);
+
+  /** SQLite: ended attempts' deliveries updated; values: the worker, then 7 per attempt (see finishChunk). */
+  private readonly attemptsRecorded = new StatementTemplate<number, { id: string; attempts: number }>((slot, count) => {
+    // VALUES columns are named column1…
+    const values = Array.from({ length: count }, (_, row) => {
+      const value = (column: number) => slot(1 + 7 * row + column);
+      return sql`(
+        CAST(${value(0)} AS TEXT), CAST(${value(1)} AS TEXT), CAST(${value(2)} AS BIGINT), CAST(${value(3)} AS BIGINT),
+        CAST(${value(4)} AS BIGINT), CAST(${value(5)} AS INTEGER), CAST(${value(6)} AS TEXT))`;
+    });
+    return sql`
+      UPDATE deliveries SET
+        status = v.column2, due_at = COALESCE(v.column3, deliveries.due_at), finished_at = v.column4,
+        attempts = deliveries.attempts + 1, last_attempt_at = v.column5, last_status = v.column6, last_error = v.column7,
+        locked_by = NULL, locked_until = NULL
+      FROM (VALUES ${sql.join(values)}) AS v
+      WHERE deliveries.id = v.column1 AND deliveries.locked_by = ${slot(0)}
+      RETURNING deliveries.id, deliveries.attempts`;
+  });
+  /** SQLite: their attempt log; values: 10 per attempt, the delivery, its number, then ATTEMPT_LOG_COLUMNS. */
+  private readonly attemptsLogged = new StatementTemplate<number>((slot, count) =>
+    this.database.db.insertInto('delivery_attempts').values(Array.from({ length: count }, (_, row) => {
+      const value = (column: number) => slot(10 * row + column);
+      return {
+        delivery_id: value(0), attempt: value(1), id: value(2), started_at: value(3), duration_ms: value(4),
+        request_headers: value(5), status: value(6), response_headers: value(7), response_body: value(8), error: value(9),
+      };
+    })));
+  /**
+   * PostgreSQL: the deliveries' update and the attempt log's insert in one statement (a WITH that
+   * updates), one round trip where there were two; the attempts' columns go as arrays, so its text is
+   * the same however many attempts ended. Values: the worker; the deliveries, their next status, due
+   * time and finish time; then ATTEMPT_LOG_COLUMNS.
+   */
+  private readonly attemptsFinished = new StatementTemplate<'one'>((slot) => {
+    const array = (index: number, type: 'TEXT' | 'BIGINT' | 'INTEGER') => sql`CAST(${slot(index)} AS ${sql.raw(type)}[])`;
+    return sql`
+      WITH finished AS (
+        SELECT * FROM unnest(
+          ${array(1, 'TEXT')}, ${array(2, 'TEXT')}, ${array(3, 'BIGINT')}, ${array(4, 'BIGINT')},
+          ${array(5, 'TEXT')}, ${array(6, 'BIGINT')}, ${array(7, 'INTEGER')}, ${array(8, 'TEXT')},
+          ${array(9, 'INTEGER')}, ${array(10, 'TEXT')}, ${array(11, 'TEXT')}, ${array(12, 'TEXT')}
+        ) AS f (id, next_status, next_due_at, finished_at, attempt_id, started_at, duration_ms, request_headers, status, response_headers, response_body, error)),
+      updated AS (
+        UPDATE deliveries SET
+          status = f.next_status, due_at = COALESCE(f.next_due_at, deliveries.due_at), finished_at = f.finished_at,
+          attempts = deliveries.attempts + 1, last_attempt_at = f.started_at, last_status = f.status, last_error = f.error,
+          locked_by = NULL, locked_until = NULL
+        FROM finished AS f
+        WHERE deliveries.id = f.id AND deliveries.locked_by = ${slot(0)}
+        RETURNING deliveries.id, deliveries.attempts)
+      INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, request_headers, status, response_headers, response_body, error)
+      SELECT f.attempt_id, f.id, updated.attempts, f.started_at, f.duration_ms, f.request_headers, f.status, f.response_headers, f.response_body, f.error
+      FROM finished AS f JOIN updated ON updated.id = f.id`;
+  });
+
   constructor(private readonly database: Database) {}
 
   async enqueue(executor: Executor, deliveries: readonly NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
-    await executor
-      .insertInto('deliveries')
-      .values(deliveries.map(({ recordIds: _recordIds, sequence: _sequence, ...delivery }) => ({ ...delivery, status: 'pending' as const, attempts: 0 })))
-      .execute();
+    await this.deliveriesInserted.run(executor, deliveries.length, deliveries.flatMap((delivery) => [
+      delivery.id, delivery.space_id, delivery.webhook_id, delivery.operation_id, delivery.chunk_index,
+      delivery.events, delivery.item_count, delivery.body, delivery.due_at, delivery.created_at,
+    ]));
     const links = deliveries.flatMap((delivery) =>
-      [...new Set(delivery.recordIds)].map((recordId) => ({
-        delivery_id: delivery.id,
-        webhook_id: delivery.webhook_id,
-        record_id: recordId,
-        sequence: delivery.sequence,
-      })),
+      [...new Set(delivery.recordIds)].flatMap((recordId) => [delivery.id, delivery.webhook_id, recordId, delivery.sequence]),
     );
     // Several hundred rows a statement keeps under SQLite's bound-parameter limit.
-    for (let start = 0; start < links.length; start += 500) {
-      await executor.insertInto('delivery_records').values(links.slice(start, start + 500)).execute();
+    for (let start = 0; start < links.length; start += 4 * 500) {
+      const chunk = links.slice(start, start + 4 * 500);
+      await this.linksInserted.run(executor, chunk.length / 4, chunk);
     }
   }
 
@@ -236,26 +340,19 @@ export class DeliveryQueue {
    * which the shares are worked out again as the statement did.
    */
   private async firstRound(trx: Transaction<Schema>, now: number, limit: number, cannotGo: ReadonlySet<string>, rooms: Rooms, lease: Lease): Promise<Round> {
-    const canGo = this.webhooksThatCanGo(now, limit, cannotGo);
+    const after = this.lastWebhookClaimed;
     if (!this.database.capabilities.rowLocks) {
-      const found = await sql<{ webhook_id: string }>`WITH RECURSIVE ${canGo} SELECT webhook_id FROM can_go`.execute(trx);
-      const webhookIds = found.rows.map((row) => row.webhook_id);
+      const found = await this.webhooksFound.run(trx, { count: limit, excluded: cannotGo.size }, [now, after, ...cannotGo]);
+      const webhookIds = found.map((row) => row.webhook_id);
       if (webhookIds.length === 0) return { asks: [], leased: [] };
       this.lastWebhookClaimed = webhookIds[webhookIds.length - 1]!;
       const asks = shares(webhookIds.map((webhookId) => ({ webhookId, room: roomOf(rooms, webhookId) })), limit);
       return { asks, leased: await this.leaseEarliest(trx, asks, now, lease) };
     }
-    const leased = await sql<ClaimedDelivery & { turn: number; asked: number }>`
-      WITH RECURSIVE ${canGo},
-      numbered AS (SELECT webhook_id, row_number() OVER () AS turn, count(*) OVER () AS asked FROM can_go),
-      ask AS (
-        SELECT numbered.webhook_id, turn, asked, LEAST(
-          COALESCE(room.room, CAST(${rooms.perWebhook} AS INTEGER)),
-          CAST(${limit} AS INTEGER) / asked + CASE WHEN turn <= CAST(${limit} AS INTEGER) % asked THEN 1 ELSE 0 END) AS wanted
-        FROM numbered
-        LEFT JOIN unnest(CAST(${[...rooms.rooms.keys()]} AS TEXT[]), CAST(${[...rooms.rooms.values()]} AS INTEGER[])) AS room (webhook_id, room)
-          ON room.webhook_id = numbered.webhook_id),
-      ${this.pickedAndLeased(sql`ask`, now, lease, ['turn', 'asked'])}`.execute(trx);
+    const values: Record<(typeof FIRST_ROUND_VALUES)[number], unknown> = {
+      now, after, limit, perWebhook: rooms.perWebhook, roomWebhooks: [...rooms.rooms.keys()], rooms: [...rooms.rooms.values()], workerId: lease.workerId, until: lease.until,
+    };
+    const leased = { rows: await this.firstRoundLeased.run(trx, cannotGo.size, [...FIRST_ROUND_VALUES.map((name) => values[name]), ...cannotGo]) };
     if (leased.rows.length === 0) return { asks: [], leased: [] };
     const asked = Number(leased.rows[0]!.asked);
     const turns = [...new Map(leased.rows.map((row) => [row.webhook_id, Number(row.turn)]))].sort(([, one], [, other]) => one - other);
@@ -293,18 +390,13 @@ export class DeliveryQueue {
     const asked = asks.filter((ask) => ask.share > 0);
     if (this.database.capabilities.rowLocks) {
       // One statement however many webhooks are asked, parsed and planned once per connection.
-      const leased = await sql<ClaimedDelivery>`
-        WITH ${this.pickedAndLeased(sql`unnest(CAST(${asked.map((ask) => ask.webhookId)} AS TEXT[]), CAST(${asked.map((ask) => ask.share)} AS INTEGER[])) AS ask (webhook_id, wanted)`, now, lease)}`.execute(trx);
-      return leased.rows;
+      return this.moreLeased.run(trx, 'one', [asked.map((ask) => ask.webhookId), asked.map((ask) => ask.share), now, lease.workerId, lease.until]);
     }
     // SQLite has no LATERAL: one arm per webhook.
-    const arms = asked.map(({ webhookId, share }) => trx.selectFrom(this.earliestDue(webhookId, now, share).as('earliest')).select(CLAIMED_COLUMNS));
-    const found = await arms.slice(1).reduce((all, arm) => all.unionAll(arm), arms[0]!).execute();
+    const found = await this.earliestFound.run(trx, asked.map((ask) => ask.share), [now, ...asked.map((ask) => ask.webhookId)]);
     // Not RETURNING the leased rows: the claim already read what the worker needs, and SQLite's
     // RETURNING cost more than the rest of the update (737 µs of 890 for 32 rows).
-    if (found.length > 0) {
-      await trx.updateTable('deliveries').set({ locked_by: lease.workerId, locked_until: lease.until }).where('id', 'in', found.map((row) => row.id)).execute();
-    }
+    if (found.length > 0) await this.leasesTaken.run(trx, found.length, [lease.workerId, lease.until, ...found.map((row) => row.id)]);
     return found;
   }
 
@@ -314,7 +406,7 @@ export class DeliveryQueue {
    * so that concurrent workers read disjoint rows; then the update that leases them, returning the
    * claimed columns and `alsoReturned`.
    */
-  private pickedAndLeased(ask: RawBuilder<unknown>, now: number, lease: Lease, alsoReturned: readonly string[] = []) {
+  private pickedAndLeased(ask: RawBuilder<unknown>, now: unknown, lease: { readonly workerId: unknown; readonly until: unknown }, alsoReturned: readonly string[] = []) {
     const earliest = this.earliestDue(sql.ref<string>('ask.webhook_id'), now, sql.ref<number>('ask.wanted')).forUpdate().skipLocked();
     const returned = [...CLAIMED_COLUMNS, ...alsoReturned].map((column) => sql.ref(`picked.${column}`));
     return sql`picked AS (SELECT earliest.*${sql.join(alsoReturned.map((column) => sql`, ${sql.ref(`ask.${column}`)}`), sql``)} FROM ${ask} CROSS JOIN LATERAL (${earliest}) AS earliest)
@@ -324,14 +416,14 @@ export class DeliveryQueue {
   }
 
   /** Up to `count` of the webhook's earliest deliveries that can go now, in due order. */
-  private earliestDue(webhookId: string | RawBuilder<string>, now: number, count: number | RawBuilder<number>) {
+  private earliestDue(webhookId: unknown, now: unknown, count: number | RawBuilder<number>) {
     return this.database.db
       .selectFrom('deliveries')
       .select(CLAIMED_COLUMNS)
       .where('status', '=', 'pending')
-      .where(sql.ref('webhook_id'), '=', webhookId)
-      .where('due_at', '<=', now)
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .where(sql.ref('webhook_id'), '=', webhookId as string)
+      .where('due_at', '<=', now as number)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now as number)]))
       .where((eb) => eb(this.earlierPending()(eb), 'is', null))
       .orderBy('due_at')
       .limit(typeof count === 'number' ? this.limitOf(count) : count);
@@ -355,15 +447,14 @@ export class DeliveryQueue {
    * (2.5 ms with the window in due order before) and 3.6 ms on SQLite (1.7 ms), and so did the
    * idle worker's nextDueAt (26.8 and 1.9 ms, against 1.5 and 0.6).
    */
-  private webhooksThatCanGo(now: number, count: number, excluded: ReadonlySet<string>) {
-    const after = this.lastWebhookClaimed;
+  private webhooksThatCanGo(now: unknown, after: unknown, count: unknown, excluded: readonly unknown[]) {
     return sql`${webhooksWithPending('later', now, after, null)}, ${webhooksWithPending('earlier', now, '', after)},
       can_go AS (
         SELECT webhook_id FROM (SELECT * FROM later UNION ALL SELECT * FROM earlier) AS head
         WHERE due_at <= ${now}
-          ${excluded.size > 0 ? sql`AND webhook_id NOT IN (${sql.join([...excluded])})` : sql``}
+          ${excluded.length > 0 ? sql`AND webhook_id NOT IN (${sql.join(excluded)})` : sql``}
           AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}
-        LIMIT ${this.limitOf(count)})`;
+        LIMIT ${typeof count === 'number' ? this.limitOf(count) : count})`;
   }
 
   /**
@@ -477,63 +568,31 @@ export class DeliveryQueue {
   }
 
   private async finishChunk(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
-    if (this.database.dialect === 'postgres') return this.finishInOneStatement(trx, workerId, finished);
-    // One UPDATE … FROM (VALUES …) for the whole chunk (VALUES columns are named column1…), then the
-    // attempt log's rows for those the worker still held.
-    const values = finished.map(({ id, outcome, next }) => sql`(
-      CAST(${id} AS TEXT), CAST(${next.status} AS TEXT), CAST(${next.status === 'pending' ? next.dueAt : null} AS BIGINT),
-      CAST(${next.status === 'pending' ? null : outcome.attemptedAt} AS BIGINT), CAST(${outcome.attemptedAt} AS BIGINT),
-      CAST(${outcome.status} AS INTEGER), CAST(${outcome.error} AS TEXT))`);
-    const updated = await sql<{ id: string; attempts: number }>`
-      UPDATE deliveries SET
-        status = v.column2, due_at = COALESCE(v.column3, deliveries.due_at), finished_at = v.column4,
-        attempts = deliveries.attempts + 1, last_attempt_at = v.column5, last_status = v.column6, last_error = v.column7,
-        locked_by = NULL, locked_until = NULL
-      FROM (VALUES ${sql.join(values)}) AS v
-      WHERE deliveries.id = v.column1 AND deliveries.locked_by = ${workerId}
-      RETURNING deliveries.id, deliveries.attempts`.execute(trx);
-    const attemptNumbers = new Map(updated.rows.map((row) => [row.id, Number(row.attempts)]));
+    if (this.database.dialect === 'postgres') {
+      // The statement numbers the attempts itself, from the updated deliveries.
+      const logRows = finished.map(({ id, outcome }) => attemptLogRow(id, outcome, null));
+      await this.attemptsFinished.run(trx, 'one', [
+        workerId, finished.map(({ id }) => id), finished.map(({ next }) => next.status),
+        finished.map(({ next }) => (next.status === 'pending' ? next.dueAt : null)),
+        finished.map(({ next, outcome }) => (next.status === 'pending' ? null : outcome.attemptedAt)),
+        ...ATTEMPT_LOG_COLUMNS.map((column) => logRows.map((row) => row[column])),
+      ]);
+      return;
+    }
+    const updated = await this.attemptsRecorded.run(trx, finished.length, [workerId, ...finished.flatMap(({ id, outcome, next }) => [
+      id, next.status, next.status === 'pending' ? next.dueAt : null, next.status === 'pending' ? null : outcome.attemptedAt,
+      outcome.attemptedAt, outcome.status, outcome.error,
+    ])]);
+    const attemptNumbers = new Map(updated.map((row) => [row.id, Number(row.attempts)]));
     const logged = finished.filter(({ id }) => attemptNumbers.has(id));
     if (logged.length === 0) return;
-    await trx
-      .insertInto('delivery_attempts')
-      .values(logged.map(({ id, outcome }) => attemptLogRow(id, outcome, attemptNumbers.get(id)!)))
-      .execute();
-  }
-
-  /**
-   * PostgreSQL: the deliveries' update and the attempt log's insert in one statement (a WITH that
-   * updates), one round trip where there were two; the chunk's columns go as arrays, so the text, and
-   * its prepared statement, is the same however many attempts ended.
-   */
-  private async finishInOneStatement(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
-    // The statement numbers the attempts itself, from the updated deliveries.
-    const logRows = finished.map(({ id, outcome }) => attemptLogRow(id, outcome, null));
-    const array = (values: readonly unknown[], type: 'TEXT' | 'BIGINT' | 'INTEGER') => sql`CAST(${values} AS ${sql.raw(type)}[])`;
-    await sql`
-      WITH finished AS (
-        SELECT * FROM unnest(
-          ${array(finished.map(({ id }) => id), 'TEXT')}, ${array(finished.map(({ next }) => next.status), 'TEXT')},
-          ${array(finished.map(({ next }) => (next.status === 'pending' ? next.dueAt : null)), 'BIGINT')},
-          ${array(finished.map(({ next, outcome }) => (next.status === 'pending' ? null : outcome.attemptedAt)), 'BIGINT')},
-          ${array(logRows.map((row) => row.id), 'TEXT')}, ${array(logRows.map((row) => row.started_at), 'BIGINT')},
-          ${array(logRows.map((row) => row.duration_ms), 'INTEGER')}, ${array(logRows.map((row) => row.request_headers), 'TEXT')},
-          ${array(logRows.map((row) => row.status), 'INTEGER')}, ${array(logRows.map((row) => row.response_headers), 'TEXT')},
-          ${array(logRows.map((row) => row.response_body), 'TEXT')}, ${array(logRows.map((row) => row.error), 'TEXT')}
-        ) AS f (id, next_status, next_due_at, finished_at, attempt_id, started_at, duration_ms, request_headers, status, response_headers, response_body, error)),
-      updated AS (
-        UPDATE deliveries SET
-          status = f.next_status, due_at = COALESCE(f.next_due_at, deliveries.due_at), finished_at = f.finished_at,
-          attempts = deliveries.attempts + 1, last_attempt_at = f.started_at, last_status = f.status, last_error = f.error,
-          locked_by = NULL, locked_until = NULL
-        FROM finished AS f
-        WHERE deliveries.id = f.id AND deliveries.locked_by = ${workerId}
-        RETURNING deliveries.id, deliveries.attempts)
-      INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, request_headers, status, response_headers, response_body, error)
-      SELECT f.attempt_id, f.id, updated.attempts, f.started_at, f.duration_ms, f.request_headers, f.status, f.response_headers, f.response_body, f.error
-      FROM finished AS f JOIN updated ON updated.id = f.id`.execute(trx);
+    const logRows = logged.map(({ id, outcome }) => attemptLogRow(id, outcome, attemptNumbers.get(id)!));
+    await this.attemptsLogged.run(trx, logRows.length, logRows.flatMap((row) => [row.delivery_id, row.attempt, ...ATTEMPT_LOG_COLUMNS.map((column) => row[column])]));
   }
 }
+
+/** The attempt log's columns a worker fills in, beside the delivery and the attempt's number. */
+const ATTEMPT_LOG_COLUMNS = ['id', 'started_at', 'duration_ms', 'request_headers', 'status', 'response_headers', 'response_body', 'error'] as const;
 
 /**
  * An attempt's row in the attempt log; its number is known once its delivery is updated. Built whole:

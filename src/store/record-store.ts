@@ -7,6 +7,7 @@ import { encodeCursor, type CursorValue, type PageInfo, type SortKey } from '../
 import type { StoredRecord } from '../domain/projection.js';
 import { decodeJson, type Database, type Executor } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
+import { slots, StatementTemplate } from './statement-template.js';
 import { compileFilter } from './sql-filter.js';
 
 type Sql = RawBuilder<unknown>;
@@ -41,6 +42,44 @@ const REVISIONS_PER_STATEMENT = 500;
 const toRecord = (row: { data: unknown }) => decodeJson(row.data) as StoredRecord;
 
 export class RecordStore {
+  // The write path's statements as templates (see statement-template.ts); their shapes are the lists' lengths.
+  private readonly byId = new StatementTemplate<boolean, { entity: string; data: unknown }>((slot, forUpdate) => {
+    const query = this.db.selectFrom('records').select(['entity', this.dataColumn()]).where('space_id', '=', slot(0)).where('id', '=', slot(1));
+    return forUpdate ? query.forUpdate() : query;
+  }, String);
+  private readonly byIds = new StatementTemplate<number, { entity: string; data: unknown }>((slot, count) =>
+    this.db.selectFrom('records').select(['entity', this.dataColumn()]).where('space_id', '=', slot(0)).where('id', 'in', slots(slot, 1, count)));
+  private readonly withValues = new StatementTemplate<{ field: string; count: number }, { data: unknown }>(
+    (slot, { field, count }) =>
+      this.db
+        .selectFrom('records')
+        .select(this.dataColumn())
+        .where('space_id', '=', slot(0))
+        .where('entity', '=', slot(1))
+        .where('is_deleted', '=', 0)
+        .where(sql<boolean>`${fieldExpression(this.database.dialect, field, 'uuid')} IN (${sql.join(slots(slot, 2, count))})`),
+    ({ field, count }) => `${field} ${count}`,
+  );
+  private readonly inserted = new StatementTemplate<number>((slot, count) =>
+    this.db.insertInto('records').values(
+      Array.from({ length: count }, (_, row) => ({
+        space_id: slot(5 * row), id: slot(5 * row + 1), entity: slot(5 * row + 2), data: this.encodedData(slot(5 * row + 3)), is_deleted: slot(5 * row + 4),
+      })),
+    ));
+  private readonly revisionsTaken = new StatementTemplate<'one', { revision: number }>((slot) =>
+    this.db.updateTable('spaces').set((eb) => ({ revision: eb('revision', '+', slot(0)) })).where('id', '=', slot(1)).returning('revision'));
+  private readonly revisionsStored = new StatementTemplate<number>((slot, count) => {
+    const revised = this.database.dialect === 'postgres'
+      ? sql`jsonb_set(data, '{revision}', to_jsonb(v.column2))`
+      : sql`jsonb_set(data, '$.revision', v.column2)`;
+    // VALUES columns are named column1, column2 on both databases; the casts type PostgreSQL's parameters.
+    const values = Array.from({ length: count }, (_, row) => sql`(CAST(${slot(2 * row + 1)} AS TEXT), CAST(${slot(2 * row + 2)} AS BIGINT))`);
+    return sql`
+      UPDATE records SET data = ${revised}
+      FROM (VALUES ${sql.join(values)}) AS v
+      WHERE records.space_id = ${slot(0)} AND records.id = v.column1`;
+  });
+
   constructor(private readonly database: Database) {}
 
   get db() {
@@ -53,24 +92,14 @@ export class RecordStore {
     id: string,
     options: { forUpdate?: boolean } = {},
   ): Promise<RecordRow | undefined> {
-    let query = executor
-      .selectFrom('records')
-      .select(['entity', this.dataColumn()])
-      .where('space_id', '=', spaceId)
-      .where('id', '=', id);
-    if (options.forUpdate && this.database.capabilities.rowLocks) query = query.forUpdate();
-    const row = await query.executeTakeFirst();
+    const [row] = await this.byId.run(executor, options.forUpdate === true && this.database.capabilities.rowLocks, [spaceId, id]);
     return row && { entity: row.entity, data: toRecord(row) };
   }
 
   async findManyByIds(executor: Executor, spaceId: string, ids: readonly string[]): Promise<RecordRow[]> {
     if (ids.length === 0) return [];
-    const rows = await executor
-      .selectFrom('records')
-      .select(['entity', this.dataColumn()])
-      .where('space_id', '=', spaceId)
-      .where('id', 'in', [...new Set(ids)])
-      .execute();
+    const distinct = [...new Set(ids)];
+    const rows = await this.byIds.run(executor, distinct.length, [spaceId, ...distinct]);
     return rows.map((row) => ({ entity: row.entity, data: toRecord(row) }));
   }
 
@@ -86,18 +115,17 @@ export class RecordStore {
     foreignKey: string,
     parentIds: readonly string[],
   ): Promise<StoredRecord[]> {
-    if (parentIds.length === 0) return [];
-    const key = fieldExpression(this.database.dialect, foreignKey, 'uuid');
-    const rows = await executor
-      .selectFrom('records')
-      .select(this.dataColumn())
-      .where('space_id', '=', spaceId)
-      .where('entity', '=', entityName)
-      .where('is_deleted', '=', 0)
-      .where(sql<boolean>`${key} IN (${sql.join([...new Set(parentIds)])})`)
-      .execute();
+    const rows = await this.findWithValues(executor, spaceId, entityName, foreignKey, parentIds);
     // Ids are UUIDs, ASCII: JavaScript's < is the databases' code point order.
-    return rows.map(toRecord).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Live records of `entityName` whose text field `field` (an id, a name) is one of `values`, in no order. */
+  async findWithValues(executor: Executor, spaceId: string, entityName: string, field: string, values: readonly string[]): Promise<StoredRecord[]> {
+    if (values.length === 0) return [];
+    const distinct = [...new Set(values)];
+    const rows = await this.withValues.run(executor, { field, count: distinct.length }, [spaceId, entityName, ...distinct]);
+    return rows.map(toRecord);
   }
 
   /**
@@ -127,25 +155,15 @@ export class RecordStore {
   }
 
   async insertMany(executor: Executor, spaceId: string, entityName: string, records: readonly StoredRecord[]): Promise<void> {
-    await executor
-      .insertInto('records')
-      .values(
-        records.map((data) => ({
-          space_id: spaceId,
-          id: data.id,
-          entity: entityName,
-          data: this.encodeData(data),
-          is_deleted: data.is_deleted === true ? 1 : 0,
-        })),
-      )
-      .execute();
+    const values = records.flatMap((data) => [spaceId, data.id, entityName, JSON.stringify(data), data.is_deleted === true ? 1 : 0]);
+    await this.inserted.run(executor, records.length, values);
   }
 
   /** Replaces a record's document; `entityName` changes on a lead ↔ opportunity conversion. */
   async replace(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {
     await executor
       .updateTable('records')
-      .set({ entity: entityName, data: this.encodeData(data), is_deleted: data.is_deleted === true ? 1 : 0 })
+      .set({ entity: entityName, data: this.encodedData(JSON.stringify(data)), is_deleted: data.is_deleted === true ? 1 : 0 })
       .where('space_id', '=', spaceId)
       .where('id', '=', data.id)
       .execute();
@@ -157,28 +175,16 @@ export class RecordStore {
    * the transaction ends, so revisions are taken in commit order.
    */
   async takeRevisions(executor: Executor, spaceId: string, count = 1): Promise<number> {
-    const row = await executor
-      .updateTable('spaces')
-      .set((eb) => ({ revision: eb('revision', '+', count) }))
-      .where('id', '=', spaceId)
-      .returning('revision')
-      .executeTakeFirstOrThrow();
-    return Number(row.revision);
+    const [row] = await this.revisionsTaken.run(executor, 'one', [count, spaceId]);
+    return Number(row!.revision);
   }
 
   /** Sets the `revision` stored in each record's document: record id → revision. */
   async setRevisions(executor: Executor, spaceId: string, revisions: ReadonlyMap<string, number>): Promise<void> {
     const entries = [...revisions];
-    const revised = this.database.dialect === 'postgres'
-      ? sql`jsonb_set(data, '{revision}', to_jsonb(v.column2))`
-      : sql`jsonb_set(data, '$.revision', v.column2)`;
     for (let start = 0; start < entries.length; start += REVISIONS_PER_STATEMENT) {
-      // VALUES columns are named column1, column2 on both databases; the casts type PostgreSQL's parameters.
-      const values = entries.slice(start, start + REVISIONS_PER_STATEMENT).map(([id, revision]) => sql`(CAST(${id} AS TEXT), CAST(${revision} AS BIGINT))`);
-      await sql`
-        UPDATE records SET data = ${revised}
-        FROM (VALUES ${sql.join(values)}) AS v
-        WHERE records.space_id = ${spaceId} AND records.id = v.column1`.execute(executor);
+      const chunk = entries.slice(start, start + REVISIONS_PER_STATEMENT);
+      await this.revisionsStored.run(executor, chunk.length, [spaceId, ...chunk.flat()]);
     }
   }
 
@@ -248,9 +254,8 @@ export class RecordStore {
 
   // SQLite keeps documents as JSONB (its binary JSON, 3.45+): json_extract reads it without parsing
   // text, which made filters that scan rows about twice as fast. PostgreSQL has its own jsonb.
-  private encodeData(data: StoredRecord): unknown {
-    const text = JSON.stringify(data);
-    return this.database.dialect === 'sqlite' ? sql`jsonb(${text})` : text;
+  private encodedData(json: unknown): unknown {
+    return this.database.dialect === 'sqlite' ? sql`jsonb(${json})` : json;
   }
 
   private dataColumn() {

@@ -1,7 +1,7 @@
 // Looking up a record's children (to-many relations, when records are rendered) goes through the
 // foreign key's index on both databases, never along every record of the entity; and those indexes
 // hold only the records that have the field.
-import { sql, type KyselyPlugin, type RootOperationNode } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../../src/domain/projection.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
@@ -38,15 +38,18 @@ describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
   });
 
   it("finds a record's live children by the foreign key's index, in id order", async () => {
-    const statements: RootOperationNode[] = [];
-    const capture: KyselyPlugin = {
-      transformQuery: ({ node }) => (statements.push(node), node),
-      transformResult: async ({ result }) => result,
-    };
-    const children = await store.findChildren(database.db.withPlugin(capture), SPACE, 'Contact', 'account_id', [id(1), id(2)]);
+    // The statement the store runs, as it reaches the database.
+    const statements: CompiledQuery[] = [];
+    const capturing = new Proxy(database.db, {
+      get: (target, property) =>
+        property === 'executeQuery'
+          ? (query: CompiledQuery) => (statements.push(query), target.executeQuery(query))
+          : Reflect.get(target, property),
+    });
+    const children = await store.findChildren(capturing, SPACE, 'Contact', 'account_id', [id(1), id(2)]);
     expect(children.map((child) => child.id)).toEqual([id(10_007), id(10_500), id(11_500), id(12_000)]);
 
-    const query = database.db.getExecutor().compileQuery(statements[0], { queryId: 'plan' });
+    const [query] = statements;
     const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
     const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...query, sql: explain + query.sql });
     const text = plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
