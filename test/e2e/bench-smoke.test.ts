@@ -20,7 +20,7 @@ describe('npm run bench -- --quick', () => {
       timeout: 170_000,
     });
     expect(stdout).toMatch(/sqlite: baseline .*: [\d,]+\/s/);
-    expect(stdout).toMatch(/sqlite: drain of 5,000 queued deliveries: [\d,]+\/s = [\d.]+ % of the baseline/);
+    expect(stdout).toMatch(/sqlite: drain of 5,000 queued deliveries: [\d,]+\/s = [\d.]+ % of the baseline around it \([\d,]+\/s/);
     expect(stdout).toMatch(/sqlite: steady, [\d,]+ writes\/s of 500 scheduled, for 5 s: write → receipt: p50 [\d.,]+ ms, p95 [\d.,]+ ms, p99 [\d.,]+ ms/);
     expect(stdout).toMatch(/sqlite: fan-out, one write to 1,000 webhooks: first received after [\d,]+ ms, all after [\d,]+ ms/);
     expect(stdout).toMatch(/sqlite: isolation, nine healthy webhooks beside a silent one: /);
@@ -31,6 +31,9 @@ describe('npm run bench -- --quick', () => {
     const { figures } = results;
     expect(figures.baseline.perSecond).toBeGreaterThan(0);
     expect(figures.drain).toMatchObject({ deliveries: 5_000, perSecond: expect.any(Number), ratioToBaseline: expect.any(Number) });
+    // The ratio is to the baseline's rounds on both sides of the drain.
+    expect(figures.drain.baselineAfter.rounds).toHaveLength(figures.baseline.rounds.length);
+    expect(figures.drain.ratioToBaseline).toBeCloseTo(figures.drain.perSecond / figures.drain.baselineAround, 6);
     expect(figures.steady.writeToReceipt.count).toBe(figures.steady.writes);
     expect(figures.fanOut.allReceivedMs).toBeGreaterThanOrEqual(figures.fanOut.firstReceivedMs);
     expect(figures.matching.map((size: { webhooks: number }) => size.webhooks)).toEqual([10, 100, 1_000]);
