@@ -1,7 +1,7 @@
 // The composition root: builds every component from the Config and wires them together.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
-import { HttpSender } from '../delivery/sender.js';
+import { ThreadedSender } from '../delivery/threaded-sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { catalogue } from '../domain/entities.js';
 import { TargetPolicy } from '../domain/target-policy.js';
@@ -46,16 +46,12 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function startWorker(
-  config: Config,
-  database: Database,
-  targetPolicy: TargetPolicy,
-  options: WorkerOptions,
-): RunningWorker {
+function startWorker(config: Config, database: Database, options: WorkerOptions): RunningWorker {
   // The worker's statements go before the API's waiting ones (see Database.forDeliveries).
   const deliveries = database.forDeliveries;
   const records = new RecordStore(deliveries);
-  const sender = new HttpSender(config.deliveryTimeoutMs, targetPolicy);
+  // Its HTTP runs on a thread of its own (see threaded-sender.ts), the SSRF guard with it.
+  const sender = new ThreadedSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
   const worker = new DeliveryWorker(
     { queue: new DeliveryQueue(deliveries), records, sender, webhookStatus: new WebhookStatusStore(deliveries, records), logger: options.logger },
     {
@@ -120,7 +116,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       password: config.apiPassword,
     });
     const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const running = options.workers ? startWorker(config, database, targetPolicy, options) : null;
+    const running = options.workers ? startWorker(config, database, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
@@ -160,8 +156,7 @@ export async function openWorkerProcess(config: Config, options: WorkerOptions =
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database);
-    const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const running = startWorker(config, database, targetPolicy, options);
+    const running = startWorker(config, database, options);
     return {
       close: async () => {
         await running.stop();

@@ -30,6 +30,13 @@ export interface AttemptResult {
   readonly durationMs: number;
 }
 
+/** Sends attempts: HttpSender on the calling thread, ThreadedSender through a thread of its own. */
+export interface AttemptSender {
+  /** Never rejects: a failure is a result without a status. */
+  send(attempt: Attempt): Promise<AttemptResult>;
+  close(): Promise<void>;
+}
+
 /** Raised by the connector for a target the SSRF guard refuses. */
 export class ForbiddenTargetError extends Error {
   readonly code = 'ERR_FORBIDDEN_TARGET';
@@ -38,7 +45,7 @@ export class ForbiddenTargetError extends Error {
 /** At most this much of a response body is read; the rest is discarded with the connection. */
 const RESPONSE_BODY_LIMIT = 64 * 1024;
 
-export class HttpSender {
+export class HttpSender implements AttemptSender {
   private readonly verifying: Agent;
   private readonly insecure: Agent;
 

@@ -13,7 +13,7 @@ import type { WebhookDefinition } from '../domain/webhook-matching.js';
 import type { ClaimedDelivery, DeliveryQueue, FinishedAttempt } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { WebhookStatusStore } from '../store/webhook-status.js';
-import type { HttpSender } from './sender.js';
+import type { AttemptSender } from './sender.js';
 
 export interface WorkerSettings {
   readonly retryScheduleSeconds: readonly number[];
@@ -34,7 +34,7 @@ export interface WorkerDependencies {
   readonly queue: DeliveryQueue;
   readonly webhookStatus: WebhookStatusStore;
   readonly records: RecordStore;
-  readonly sender: HttpSender;
+  readonly sender: AttemptSender;
   readonly logger?: FastifyBaseLogger;
   readonly clock?: () => number;
   readonly random?: () => number;

@@ -1,6 +1,7 @@
-// How the delivery worker answers "new deliveries are waiting": an idle worker claims at once, and a
+// How the delivery worker answers "new deliveries are waiting": an idle worker claims at once, a
 // stream of such wake-ups (one per API write under load) is claimed a few at a time, every few
-// milliseconds, instead of one claim per write.
+// milliseconds, instead of one claim per write, and work only for a webhook at its cap waits for one
+// of its attempts to end.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeliveryWorker } from '../../src/delivery/worker.js';
 import { HttpSender } from '../../src/delivery/sender.js';
@@ -10,7 +11,9 @@ import { DeliveryQueue } from '../../src/store/delivery-queue.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { RecordStore } from '../../src/store/record-store.js';
 import { WebhookStatusStore } from '../../src/store/webhook-status.js';
+import { TestApi } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { Receiver } from '../support/receiver.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -66,5 +69,39 @@ describe('the delivery worker woken by new work', () => {
     const elapsedMs = performance.now() - streamStarted;
     expect(streamClaims).toBeGreaterThan(0);
     expect(streamClaims).toBeLessThanOrEqual(Math.ceil(elapsedMs / 5) + 1);
+  });
+});
+
+describe('the delivery worker woken by work for a webhook at its cap', () => {
+  let api: TestApi;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+    api = await TestApi.start('sqlite', { workers: true });
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await api.close();
+    await receiver.close();
+  });
+
+  it('claims nothing for it until one of its attempts ends, then sends the rest', async () => {
+    const owner = (await api.first('Clients')).id;
+    await api.create('Webhooks', { url: `${receiver.url}/capped`, events: ['Account.Create'] });
+    // The first 32 (the worker's cap for one webhook) take 1.5 s to answer; later ones answer at once.
+    receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 1_500 } : 204);
+    for (let n = 0; n < 32; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    await receiver.waitForRequests(32);
+
+    const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    for (let n = 32; n < 40; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    await sleep(100);
+    expect(claims).not.toHaveBeenCalled();
+    expect(receiver.requests).toHaveLength(32);
+
+    // The held attempts end: their webhook has room again, and the eight waiting go out.
+    await receiver.waitForRequests(40);
+    expect(claims).toHaveBeenCalled();
   });
 });
