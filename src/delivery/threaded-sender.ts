@@ -61,7 +61,12 @@ export class ThreadedSender implements AttemptSender {
   }
 
   private start(): Worker {
-    const thread = new Worker(new URL('./sender-thread.js', import.meta.url), { workerData: this.settings });
+    const thread = new Worker(new URL('./sender-thread.js', import.meta.url), {
+      workerData: this.settings,
+      // It holds at most a worker's attempts in flight and its sockets; V8's default young
+      // generation alone would add tens of MB to the process.
+      resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 8 },
+    });
     thread.on('message', (answers: Answered[]) => {
       for (const { id, result } of answers) {
         this.inThread.get(id)?.(result);
