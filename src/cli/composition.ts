@@ -46,14 +46,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function startWorker(config: Config, database: Database, options: WorkerOptions): RunningWorker {
-  // The worker's statements go before the API's waiting ones (see Database.forDeliveries).
-  const deliveries = database.forDeliveries;
-  const records = new RecordStore(deliveries);
+function startWorker(config: Config, database: Database, records: RecordStore, queue: DeliveryQueue, options: WorkerOptions): RunningWorker {
   // Its HTTP runs on a thread of its own (see threaded-sender.ts), the SSRF guard with it.
   const sender = new ThreadedSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
   const worker = new DeliveryWorker(
-    { queue: new DeliveryQueue(deliveries), records, sender, webhookStatus: new WebhookStatusStore(deliveries, records), logger: options.logger },
+    { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records), logger: options.logger },
     {
       retryScheduleSeconds: config.retryScheduleSeconds,
       deliveryTimeoutMs: config.deliveryTimeoutMs,
@@ -67,7 +64,7 @@ function startWorker(config: Config, database: Database, options: WorkerOptions)
     options.logger?.warn({ err: error }, 'lost the wake-up connection; reconnecting (polling meanwhile)'),
   );
   worker.start();
-  const purge = startRetentionPurge(config, new DeliveryLog(deliveries), options.logger);
+  const purge = startRetentionPurge(config, new DeliveryLog(database), options.logger);
   let stopped = false;
   return {
     worker,
@@ -116,7 +113,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       password: config.apiPassword,
     });
     const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    const running = options.workers ? startWorker(config, database, options) : null;
+    const running = options.workers ? startWorker(config, database, records, queue, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
@@ -156,7 +153,7 @@ export async function openWorkerProcess(config: Config, options: WorkerOptions =
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database);
-    const running = startWorker(config, database, options);
+    const running = startWorker(config, database, new RecordStore(database), new DeliveryQueue(database), options);
     return {
       close: async () => {
         await running.stop();

@@ -121,12 +121,6 @@ export interface Database {
   readonly db: Kysely<Schema>;
   readonly dialect: DialectName;
   readonly capabilities: Capabilities;
-  /**
-   * The same database as the delivery worker uses it. On SQLite its statements take the one
-   * connection before the API's waiting ones (see ConnectionTurns); on PostgreSQL it is this one.
-   * Closed with this one.
-   */
-  readonly forDeliveries: Database;
   close(): Promise<void>;
 }
 
@@ -151,8 +145,7 @@ export function openDatabase(url: string): Database {
       nameStatements(client);
     });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    const database: Database = { url, db, dialect: 'postgres', capabilities: { rowLocks: true }, get forDeliveries() { return database; }, close: () => db.destroy() };
-    return database;
+    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true }, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -163,18 +156,11 @@ export function openDatabase(url: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const stopCheckpointing = path === ':memory:' ? async () => {} : checkpointInBackground(sqlite, path);
-  const connection = withStatementCache(sqlite);
-  const turns = new ConnectionTurns();
-  const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: connection }, turns, 'api') });
-  const deliveryDb = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: connection }, turns, 'deliveries') });
-  const capabilities = { rowLocks: false };
-  const forDeliveries: Database = { url, db: deliveryDb, dialect: 'sqlite', capabilities, get forDeliveries() { return forDeliveries; }, close: async () => {} };
+  const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
-    url, db, dialect: 'sqlite', capabilities, forDeliveries,
+    url, db, dialect: 'sqlite', capabilities: { rowLocks: false },
     close: async () => {
       await stopCheckpointing();
-      // Both close the one connection; better-sqlite3 closes it once.
-      await deliveryDb.destroy();
       await db.destroy();
     },
   };
@@ -286,69 +272,17 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-type ConnectionLane = 'api' | 'deliveries';
-
-/**
- * Turns at the one SQLite connection, which a transaction holds from BEGIN to COMMIT: in order of
- * arrival, the delivery worker's before the API's. Behind Kysely's own mutex (which wakes every
- * waiter at each release and lets them race) a claim waited for every API write queued before it, so
- * at 500 writes/s the worker, claiming at most 32 of a webhook's deliveries a turn, fell behind the
- * writes: write → receipt p99 683 ms beside an API write p99 of 98 ms (see docs/performance.md). The
- * worker holds at most a few turns at once (a claim, a webhook's health), so the API is never starved.
- */
-class ConnectionTurns {
-  private held = false;
-  private readonly waiting: Record<ConnectionLane, (() => void)[]> = { deliveries: [], api: [] };
-
-  take(lane: ConnectionLane): Promise<void> {
-    if (!this.held) {
-      this.held = true;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting[lane].push(resolve));
-  }
-
-  /** Hands the connection to the next in line, or frees it. */
-  pass(): void {
-    const next = this.waiting.deliveries.shift() ?? this.waiting.api.shift();
-    if (next) next();
-    else this.held = false;
-  }
-}
-
 // Transactions take the write lock when they begin (BEGIN IMMEDIATE). A deferred transaction that
 // reads and then writes fails at once with SQLITE_BUSY when another process wrote in between; an
-// immediate one waits (busy_timeout) for its turn instead. The connection is taken in turns (above).
-class TidingsSqliteDriver extends SqliteDriver {
-  constructor(
-    config: ConstructorParameters<typeof SqliteDriver>[0],
-    private readonly turns: ConnectionTurns,
-    private readonly lane: ConnectionLane,
-  ) {
-    super(config);
-  }
-
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    await this.turns.take(this.lane);
-    return super.acquireConnection();
-  }
-
-  override async releaseConnection(): Promise<void> {
-    await super.releaseConnection();
-    this.turns.pass();
-  }
-
+// immediate one waits (busy_timeout) for its turn instead.
+class ImmediateTransactionSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
 class TidingsSqliteDialect extends SqliteDialect {
-  constructor(
-    private readonly config: ConstructorParameters<typeof SqliteDialect>[0],
-    private readonly turns: ConnectionTurns,
-    private readonly lane: ConnectionLane,
-  ) {
+  constructor(private readonly config: ConstructorParameters<typeof SqliteDialect>[0]) {
     super(config);
   }
 
@@ -357,6 +291,6 @@ class TidingsSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new TidingsSqliteDriver(this.config, this.turns, this.lane);
+    return new ImmediateTransactionSqliteDriver(this.config);
   }
 }
