@@ -352,16 +352,16 @@ export class DeliveryQueue {
     const values: Record<(typeof FIRST_ROUND_VALUES)[number], unknown> = {
       now, after, limit, perWebhook: rooms.perWebhook, roomWebhooks: [...rooms.rooms.keys()], rooms: [...rooms.rooms.values()], workerId: lease.workerId, until: lease.until,
     };
-    const leased = { rows: await this.firstRoundLeased.run(trx, cannotGo.size, [...FIRST_ROUND_VALUES.map((name) => values[name]), ...cannotGo]) };
-    if (leased.rows.length === 0) return { asks: [], leased: [] };
-    const asked = Number(leased.rows[0]!.asked);
-    const turns = [...new Map(leased.rows.map((row) => [row.webhook_id, Number(row.turn)]))].sort(([, one], [, other]) => one - other);
+    const leased = await this.firstRoundLeased.run(trx, cannotGo.size, [...FIRST_ROUND_VALUES.map((name) => values[name]), ...cannotGo]);
+    if (leased.length === 0) return { asks: [], leased: [] };
+    const asked = Number(leased[0]!.asked);
+    const turns = [...new Map(leased.map((row) => [row.webhook_id, Number(row.turn)]))].sort(([, one], [, other]) => one - other);
     this.lastWebhookClaimed = turns[turns.length - 1]![0];
     const asks = turns.map(([webhookId, turn]) => {
       const room = roomOf(rooms, webhookId);
       return { webhookId, room, share: Math.min(room, equalShare(limit, asked, turn - 1)) };
     });
-    return { asks, leased: leased.rows.map(({ turn: _turn, asked: _asked, ...row }) => row) };
+    return { asks, leased: leased.map(({ turn: _turn, asked: _asked, ...row }) => row) };
   }
 
   /**

@@ -66,6 +66,8 @@ export class RecordStore {
         space_id: slot(5 * row), id: slot(5 * row + 1), entity: slot(5 * row + 2), data: this.encodedData(slot(5 * row + 3)), is_deleted: slot(5 * row + 4),
       })),
     ));
+  private readonly replaced = new StatementTemplate<'one'>((slot) =>
+    this.db.updateTable('records').set({ entity: slot(2), data: this.encodedData(slot(3)), is_deleted: slot(4) }).where('space_id', '=', slot(0)).where('id', '=', slot(1)));
   private readonly revisionsTaken = new StatementTemplate<'one', { revision: number }>((slot) =>
     this.db.updateTable('spaces').set((eb) => ({ revision: eb('revision', '+', slot(0)) })).where('id', '=', slot(1)).returning('revision'));
   private readonly revisionsStored = new StatementTemplate<number>((slot, count) => {
@@ -161,12 +163,7 @@ export class RecordStore {
 
   /** Replaces a record's document; `entityName` changes on a lead ↔ opportunity conversion. */
   async replace(executor: Executor, spaceId: string, entityName: string, data: StoredRecord): Promise<void> {
-    await executor
-      .updateTable('records')
-      .set({ entity: entityName, data: this.encodedData(JSON.stringify(data)), is_deleted: data.is_deleted === true ? 1 : 0 })
-      .where('space_id', '=', spaceId)
-      .where('id', '=', data.id)
-      .execute();
+    await this.replaced.run(executor, 'one', [spaceId, data.id, entityName, JSON.stringify(data), data.is_deleted === true ? 1 : 0]);
   }
 
   /**
