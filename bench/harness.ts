@@ -1,11 +1,13 @@
 // What the benchmark's scenarios share: the receiver process and its figures, Tidings processes on a
 // fresh database, queues filled straight in the database, the API as a client sees it, percentiles.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { Agent, request } from 'undici';
+import { openTidings } from '../src/cli/composition.js';
+import { loadConfig } from '../src/config/config.js';
 import { newId } from '../src/domain/ids.js';
 import type { StoredRecord } from '../src/domain/projection.js';
 import { openDatabase } from '../src/store/database.js';
@@ -24,8 +26,13 @@ export const BODY = JSON.stringify([{ id: newId(), event: 'Account.Update', even
 export const now = () => performance.timeOrigin + performance.now();
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function spawnScript(args: string[], env: Record<string, string>, extraNodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnScript(args: string[], env: Record<string, string>, nodeArgs: string[] = ['--import', 'tsx']): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Builds dist/, which every Tidings process of the run runs, as `npm start` does. */
+export function buildTidings(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.js')], { stdio: 'inherit' });
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`: a worker waits for its attempts in flight to end. */
@@ -117,7 +124,32 @@ export function showTidingsOutput(): void {
   showOutput = true;
 }
 
-/** The node flags `npm start` and bin/tidings.js run Tidings with. */
+/** The settings of every Tidings of the run, in this process or its own. */
+function tidingsEnvironment(databaseUrl: string): Record<string, string> {
+  return {
+    TIDINGS_DATABASE_URL: databaseUrl, TIDINGS_SPACE: SPACE, TIDINGS_API_TOKEN: TOKEN, TIDINGS_API_PASSWORD: PASSWORD,
+    TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8', TIDINGS_HOST: '127.0.0.1',
+  };
+}
+
+/**
+ * Tidings opened in this process, without a delivery worker, its API on a free port: for a
+ * scenario's set-up (its webhooks), which measures nothing, so it costs no process start (1.6-2 s).
+ */
+export async function openSetupTidings(databaseUrl: string): Promise<{ api: ApiClient; close(): Promise<void> }> {
+  const tidings = await openTidings(loadConfig({ ...tidingsEnvironment(databaseUrl), TIDINGS_LOG_LEVEL: 'silent' }));
+  const address = await tidings.app.listen({ host: '127.0.0.1', port: 0 });
+  const api = new ApiClient(`${address}/api/v100/rest/spaces/${SPACE}`);
+  return {
+    api,
+    close: async () => {
+      await api.close();
+      await tidings.close();
+    },
+  };
+}
+
+/** The node flags `npm start` and bin/tidings.js run Tidings (dist/, see buildTidings) with. */
 const TIDINGS_NODE_FLAGS = ['--max-old-space-size=1024'];
 
 /** A Tidings process, as an operator runs it, on the bench's database. */
@@ -129,13 +161,9 @@ export class TidingsProcess {
 
   static async start(databaseUrl: string, options: TidingsOptions = {}): Promise<TidingsProcess> {
     const port = await freePort();
-    const env = {
-      TIDINGS_DATABASE_URL: databaseUrl, TIDINGS_SPACE: SPACE, TIDINGS_API_TOKEN: TOKEN, TIDINGS_API_PASSWORD: PASSWORD,
-      TIDINGS_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8', TIDINGS_LOG_LEVEL: showOutput ? 'info' : 'warn', TIDINGS_HOST: '127.0.0.1', TIDINGS_PORT: String(port),
-      ...options.env,
-    };
+    const env = { ...tidingsEnvironment(databaseUrl), TIDINGS_LOG_LEVEL: showOutput ? 'info' : 'warn', TIDINGS_PORT: String(port), ...options.env };
     const profile = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
-    const child = spawnScript(['src/cli/main.ts', options.command ?? 'serve'], env, [...TIDINGS_NODE_FLAGS, ...profile]);
+    const child = spawnScript(['dist/cli/main.js', options.command ?? 'serve'], env, [...TIDINGS_NODE_FLAGS, ...profile]);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));
     child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-4_000)));

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { version } from '../src/version.js';
 import { POSTGRES_ADMIN_URL, type DatabaseKind } from '../test/support/databases.js';
-import { percentile, profileInto, Receiver, showTidingsOutput } from './harness.js';
+import { buildTidings, percentile, profileInto, Receiver, showTidingsOutput } from './harness.js';
 import { backlog, baseline, drain, fanOut, isolation, matchingCost, steady } from './scenarios.js';
 
 const { values: options } = parseArgs({
@@ -19,7 +19,7 @@ const { values: options } = parseArgs({
 });
 
 const SIZES = options.quick
-  ? { baseline: 5_000, drain: 5_000, workers: 5_000, steady: { rate: 500, seconds: 5, warmUpSeconds: 2, saturationSeconds: 3, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 50_000, seconds: 5 }, isolation: 300 }
+  ? { baseline: 5_000, drain: 5_000, workers: 5_000, steady: { rate: 500, seconds: 5, warmUpSeconds: 2, saturationSeconds: 2, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 100, 1_000], writes: 100 }, backlog: { count: 20_000, seconds: 3 }, isolation: 300 }
   : { baseline: 20_000, drain: 100_000, workers: 50_000, steady: { rate: 500, seconds: 30, warmUpSeconds: 5, saturationSeconds: 10, writers: 16 }, fanOut: 1_000, matching: { sizes: [10, 1_000, 100_000], writes: 300 }, backlog: { count: 1_000_000, seconds: 20 }, isolation: 2_000 };
 const SCENARIOS = ['drain', 'steady', 'fanout', 'matching', 'backlog', 'isolation', 'workers'] as const;
 const selected = new Set(options.only ? options.only.split(',') : SCENARIOS);
@@ -134,6 +134,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   return { figures, targets, rows };
 }
 
+buildTidings();
 if (options.profile) profileInto(options.profile);
 if (options.verbose) showTidingsOutput();
 const kinds: DatabaseKind[] = options.db ? [options.db as DatabaseKind] : (await postgresReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];

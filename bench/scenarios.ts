@@ -4,7 +4,7 @@
 import { Agent, request } from 'undici';
 import { newId } from '../src/domain/ids.js';
 import { createTestDatabase, type DatabaseKind } from '../test/support/databases.js';
-import { ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, percentile, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
+import { ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, openSetupTidings, percentile, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
 
 /** Writes in flight at once in the steady scenario's open loop. */
 const MAX_OUTSTANDING_WRITES = 64;
@@ -43,16 +43,14 @@ export async function baseline(receiver: Receiver, count: number): Promise<{ cou
   return { count, perSecond: percentile(rounds, 50), rounds };
 }
 
-/** Runs `setup` against a Tidings process on a fresh database (which it migrates), then stops it. */
+/** Runs `setup` against the API of a Tidings in this process on a fresh database (which it migrates), then closes it. */
 async function prepared<T>(kind: DatabaseKind, setup: (api: ApiClient) => Promise<T>) {
   const database = await createTestDatabase(kind);
-  const tidings = await TidingsProcess.start(database.url);
-  const api = new ApiClient(tidings.apiUrl);
+  const tidings = await openSetupTidings(database.url);
   try {
-    return { database, setup: await setup(api) };
+    return { database, setup: await setup(tidings.api) };
   } finally {
-    await api.close();
-    await tidings.stop();
+    await tidings.close();
   }
 }
 

@@ -62,7 +62,7 @@ export class ThreadedSender implements AttemptSender {
 
   private start(): Worker {
     const thread = new Worker(new URL('./sender-thread.js', import.meta.url), {
-      workerData: this.settings,
+      workerData: { module: import.meta.url, settings: this.settings },
       // It holds at most a worker's attempts in flight and its sockets. With V8's defaults the process
       // peaked at 279 MB with 1,000,000 queued (one run), capped at 273-275 MB.
       resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 8 },

@@ -1,7 +1,7 @@
 // Runs in a worker thread beside a process that writes a SQLite database (see store/database.ts):
 // copies the WAL back into the database file every interval, so the writer never pays for that copy
 // and its fsync on its own thread. Plain JavaScript: a worker thread does not get the TypeScript
-// loader in every way Tidings runs (tsx, the bin script, vitest).
+// loader in every way the sources run (tsx, vitest).
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
