@@ -145,10 +145,10 @@ export class EntityEngine {
   ): Promise<T> {
     const { store, clock, outbox, onDeliveriesEnqueued } = this.deps;
     const trx = await store.db.startTransaction().execute();
-    const ctx = newWriteContext(trx, spaceId, request.validationLevel, clock);
     let result: T;
     let enqueuedFor: readonly string[] = [];
     try {
+      const ctx = newWriteContext(trx, spaceId, request.validationLevel, clock, await store.revisionsFrom(trx, spaceId));
       result = await work(ctx, trx);
       const notifications = outbox ? await outbox.prepare(ctx, { skipKeys: request.skipKeys ?? [] }) : null;
       // From taking revisions to the commit, writes in a space take turns: on PostgreSQL the

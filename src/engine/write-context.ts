@@ -20,15 +20,25 @@ export interface WriteContext {
    * the response and the webhook payloads of the default shape are one render, not two.
    */
   readonly renders: Map<string, Promise<Record<string, unknown>>>;
+  /** The revision of the write's first change, where it is known from the start (see RecordStore.revisionsFrom); else null. */
+  readonly firstRevision: number | null;
 }
 
-export function newWriteContext(trx: Executor, spaceId: string, level: number, clock: () => Date = () => new Date()): WriteContext {
+export function newWriteContext(
+  trx: Executor,
+  spaceId: string,
+  level: number,
+  clock: () => Date = () => new Date(),
+  firstRevision: number | null = null,
+): WriteContext {
   const date = clock();
-  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], renders: new Map() };
+  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], renders: new Map(), firstRevision };
 }
 
 /**
- * The revision a record carries until its write takes real ones, just before it commits (see
- * RecordWriter.assignRevisions): negative, one per change, so each change's record stays distinct.
+ * The revision of the change the write is about to make: its real one where the write knows them
+ * from the start. Otherwise a provisional one until the write takes real ones, just before it commits
+ * (see RecordWriter.assignRevisions): negative, one per change, so each change's record stays distinct.
  */
-export const provisionalRevision = (ctx: WriteContext) => -(ctx.changes.length + 1);
+export const changeRevision = (ctx: WriteContext) =>
+  ctx.firstRevision === null ? -(ctx.changes.length + 1) : ctx.firstRevision + ctx.changes.length;

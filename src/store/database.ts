@@ -114,6 +114,11 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Capabilities {
   /** `SELECT … FOR UPDATE` exists (PostgreSQL); SQLite has one writer, so it needs none. */
   readonly rowLocks: boolean;
+  /**
+   * A transaction holds the database's one write lock from its start to its end (SQLite, with
+   * BEGIN IMMEDIATE): nothing else writes meanwhile, in this process or another.
+   */
+  readonly writeLockedTransactions: boolean;
 }
 
 export interface Database {
@@ -145,7 +150,7 @@ export function openDatabase(url: string): Database {
       nameStatements(client);
     });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true }, close: () => db.destroy() };
+    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true, writeLockedTransactions: false }, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -158,7 +163,7 @@ export function openDatabase(url: string): Database {
   const stopCheckpointing = path === ':memory:' ? async () => {} : checkpointInBackground(sqlite, path);
   const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
-    url, db, dialect: 'sqlite', capabilities: { rowLocks: false },
+    url, db, dialect: 'sqlite', capabilities: { rowLocks: false, writeLockedTransactions: true },
     close: async () => {
       await stopCheckpointing();
       await db.destroy();

@@ -68,6 +68,8 @@ export class RecordStore {
     ));
   private readonly replaced = new StatementTemplate<'one'>((slot) =>
     this.db.updateTable('records').set({ entity: slot(2), data: this.encodedData(slot(3)), is_deleted: slot(4) }).where('space_id', '=', slot(0)).where('id', '=', slot(1)));
+  private readonly revisionRead = new StatementTemplate<'one', { revision: number }>((slot) =>
+    this.db.selectFrom('spaces').select('revision').where('id', '=', slot(0)));
   private readonly revisionsTaken = new StatementTemplate<'one', { revision: number }>((slot) =>
     this.db.updateTable('spaces').set((eb) => ({ revision: eb('revision', '+', slot(0)) })).where('id', '=', slot(1)).returning('revision'));
   private readonly revisionsStored = new StatementTemplate<number>((slot, count) => {
@@ -174,6 +176,17 @@ export class RecordStore {
   async takeRevisions(executor: Executor, spaceId: string, count = 1): Promise<number> {
     const [row] = await this.revisionsTaken.run(executor, 'one', [count, spaceId]);
     return Number(row!.revision);
+  }
+
+  /**
+   * The next revision of the space, where the transaction holds the database to itself (SQLite): no
+   * other write can take one before it commits, so its changes can carry their real revisions from
+   * the start. Null elsewhere (PostgreSQL), where they are taken just before the commit.
+   */
+  async revisionsFrom(executor: Executor, spaceId: string): Promise<number | null> {
+    if (!this.database.capabilities.writeLockedTransactions) return null;
+    const [row] = await this.revisionRead.run(executor, 'one', [spaceId]);
+    return row === undefined ? null : Number(row.revision) + 1;
   }
 
   /** Sets the `revision` stored in each record's document: record id → revision. */
