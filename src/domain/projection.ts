@@ -32,13 +32,27 @@ export function describeRelation(entity: EntityDef, key: string): RelationKind |
 export const relationTargets = (relation: RelationKind): readonly string[] =>
   relation.kind === 'toMany' ? [relation.entity] : relation.targets;
 
-/** Every key an entity renders: its fields, its to-one relation keys, to-many and derived relations. */
-export function renderedKeys(entity: EntityDef): string[] {
-  const keys = Object.keys(entity.fields).filter((field) => !entity.fields[field].hidden);
-  for (const [field, definition] of Object.entries(entity.fields)) {
-    if (definition.relation) keys.push(relationKey(field));
+/** A key an entity renders, with the relation it is (undefined for a plain field). */
+type RenderedKey = readonly [key: string, relation: RelationKind | undefined];
+
+const renderedKeysOf = new WeakMap<EntityDef, readonly RenderedKey[]>();
+
+/**
+ * Every key an entity renders (its fields, its to-one relation keys, to-many and derived relations),
+ * each with its relation. Worked out once per entity, as the catalogue never changes: worked out per
+ * render, it was 2.5 % of the serving thread's samples in a profile of the steady scenario on SQLite.
+ */
+export function renderedKeys(entity: EntityDef): readonly RenderedKey[] {
+  let keys = renderedKeysOf.get(entity);
+  if (keys === undefined) {
+    const names = Object.keys(entity.fields).filter((field) => !entity.fields[field].hidden);
+    for (const [field, definition] of Object.entries(entity.fields)) {
+      if (definition.relation) names.push(relationKey(field));
+    }
+    keys = [...names, ...Object.keys(entity.toMany), ...Object.keys(entity.derived)].map((key) => [key, describeRelation(entity, key)] as const);
+    renderedKeysOf.set(entity, keys);
   }
-  return [...keys, ...Object.keys(entity.toMany), ...Object.keys(entity.derived)];
+  return keys;
 }
 
 export class ProjectionError extends Error {}
@@ -128,9 +142,8 @@ export function renderRecord(
   uriFor: UriFor,
 ): Record<string, unknown> {
   const output: Record<string, unknown> = {};
-  for (const key of renderedKeys(entity)) {
+  for (const [key, relation] of renderedKeys(entity)) {
     if (!includes(node, key)) continue;
-    const relation = describeRelation(entity, key);
     if (!relation) {
       output[key] = record[key] ?? null;
       continue;

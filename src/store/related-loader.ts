@@ -3,7 +3,6 @@
 // of relations that may point at more than one entity type (their URI names the type).
 import type { Catalogue, EntityDef } from '../domain/catalogue.js';
 import {
-  describeRelation,
   includes,
   primaryTargetId,
   renderedKeys,
@@ -57,8 +56,7 @@ export async function loadRelated(
 
   async function collect(current: EntityDef, rows: readonly StoredRecord[], currentNode: ProjectionNode): Promise<void> {
     if (rows.length === 0) return;
-    for (const key of renderedKeys(current)) {
-      const relation = describeRelation(current, key);
+    for (const [key, relation] of renderedKeys(current)) {
       if (!relation || !includes(currentNode, key)) continue;
       const child = currentNode.expand.get(key);
       if (relation.kind === 'toOne') {
