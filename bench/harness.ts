@@ -134,7 +134,7 @@ function tidingsEnvironment(databaseUrl: string): Record<string, string> {
 
 /**
  * Tidings opened in this process, without a delivery worker, its API on a free port: for a
- * scenario's set-up (its webhooks), which measures nothing, so it costs no process start (1.6-2 s).
+ * scenario's set-up (its webhooks), which measures nothing, so it costs no process start (1.6-2.1 s).
  */
 export async function openSetupTidings(databaseUrl: string): Promise<{ api: ApiClient; close(): Promise<void> }> {
   const tidings = await openTidings(loadConfig({ ...tidingsEnvironment(databaseUrl), TIDINGS_LOG_LEVEL: 'silent' }));

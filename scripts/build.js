@@ -1,8 +1,8 @@
 // Compiles src/ into dist/, one JavaScript file per source file (the layout, and so every
 // import.meta.url path, stays the same). esbuild strips the types, the same transform tsx applies
 // when it runs the sources; it checks nothing (`npm run typecheck` does). `npm start`, the
-// `tidings` command and the benchmark run dist/: a process was ready to serve in 1.6-1.7 s from it,
-// against 2.9-3.2 s through tsx's loader, which resolves every import on a thread of its own.
+// `tidings` command and the benchmark run dist/: a process was ready to serve in 1.6-2.1 s from it,
+// against 2.8-3.3 s through tsx's loader, which resolves every import on a thread of its own.
 // Runs on `npm install` (prepare), before `npm start` and `npm run tidings`, and before the tests.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
