@@ -153,21 +153,16 @@ export class RecordWriter {
   async assignRevisions(ctx: WriteContext): Promise<AssignedRevisions> {
     const { changes } = ctx;
     if (changes.length === 0) return { last: null, putInto: () => {} };
-    const last = await this.store.takeRevisions(ctx.trx, ctx.spaceId, changes.length);
     if (ctx.firstRevision !== null) {
       // The changes carry these already: a second write of every changed record (120 µs of a
       // single account's creation, of some 2,300) and a walk through what was rendered saved.
+      const last = await this.store.takeRevisions(ctx.trx, ctx.spaceId, changes.length);
       if (last !== ctx.firstRevision + changes.length - 1) throw new Error(`space ${ctx.spaceId}: revisions ${ctx.firstRevision}… were taken by another write`);
       return { last, putInto: () => {} };
     }
-    const final = new Map<number, number>();
-    const stored = new Map<string, number>();
-    for (const [index, change] of changes.entries()) {
-      const revision = last - changes.length + 1 + index;
-      final.set(change.after.revision as number, revision);
-      stored.set(change.after.id, revision);
-    }
-    await this.store.setRevisions(ctx.trx, ctx.spaceId, stored);
+    const last = await this.store.takeRevisionsInto(ctx.trx, ctx.spaceId, changes.map((change) => change.after.id));
+    // Provisional revision → real one.
+    const final = new Map(changes.map((change, index) => [change.after.revision as number, last - changes.length + 1 + index]));
     return { last, putInto: (rendered) => replaceProvisionalRevisions(rendered, final) };
   }
 

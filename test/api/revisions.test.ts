@@ -72,6 +72,17 @@ describe.each(databaseKinds)('revisions (%s)', (kind) => {
     expect(await revisionOf(kept2)).toBe(before + 5);
   });
 
+  it('numbers a batch larger than one statement stores at once (500 records) in order, and the next write after it', async () => {
+    const names = Array.from({ length: 1_000 }, (_, index) => ({ name: `Large batch ${index}`, owner_id: ownerId }));
+    const response = await api.post('entities/Accounts/batch-modify', names);
+    expect(response.status).toBe(200);
+    const ids = response.body.data as string[];
+    const first = await revisionOf(ids[0]);
+    for (const index of [1, 499, 500, 501, 999]) expect(await revisionOf(ids[index])).toBe(first + index);
+    const next = await api.create('Accounts', { name: 'After the large batch', owner_id: ownerId });
+    expect(next.revision).toBe(first + 1_000);
+  });
+
   it('lets a client syncing by revision see every record while many writers write', async () => {
     const seen = new Set<string>();
     let highest = (await api.create('Accounts', { name: 'Sync start', owner_id: ownerId })).revision as number;
