@@ -99,4 +99,14 @@ describe.each(databaseKinds)('authentication and space isolation (%s)', (kind) =
     expect(response.status).toBe(401);
     expect(SPACE).not.toBe('no_such_space');
   });
+
+  it('honours credentials another process gave the space within a second, and refuses the old ones from then on', async () => {
+    const third = await api.createSpace('rotated_space');
+    expect((await api.get('entities/Accounts', { space: 'rotated_space', auth: third })).status).toBe(200);
+    const rotated = { token: 'rotated-token-0001', password: 'rotated-password-0001' };
+    await api.changeCredentials('rotated_space', rotated);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect((await api.get('entities/Accounts', { space: 'rotated_space', auth: rotated })).status).toBe(200);
+    expect((await api.get('entities/Accounts', { space: 'rotated_space', auth: third })).status).toBe(401);
+  });
 });

@@ -5,6 +5,7 @@ import { openTidings, type Tidings } from '../../src/cli/composition.js';
 import { loadConfig } from '../../src/config/config.js';
 import { catalogue } from '../../src/domain/entities.js';
 import { bootstrapSpace } from '../../src/engine/space-bootstrap.js';
+import { hashPassword } from '../../src/engine/credentials.js';
 import { RecordStore } from '../../src/store/record-store.js';
 import { SpaceStore } from '../../src/store/space-store.js';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.js';
@@ -79,6 +80,11 @@ export class TestApi {
       spaceId,
     );
     return { token: result.token, password: result.generatedPassword! };
+  }
+
+  /** Gives a space new credentials in the database, as another process starting with them would. */
+  async changeCredentials(spaceId: string, credentials: { token: string; password: string }): Promise<void> {
+    await new SpaceStore().updateCredentials(this.tidings.database.db, spaceId, { api_token: credentials.token, ...hashPassword(credentials.password) });
   }
 
   async request(
