@@ -1,6 +1,6 @@
 // What the benchmark's scenarios share: the receiver process and its figures, Tidings processes on a
 // fresh database, queues filled straight in the database, the API as a client sees it, percentiles.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -30,10 +30,6 @@ function spawnScript(args: string[], env: Record<string, string>, nodeArgs: stri
   return spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Builds dist/, which every Tidings process of the run runs, as `npm start` does. */
-export function buildTidings(): void {
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.js')], { stdio: 'inherit' });
-}
 
 /** SIGTERM, then SIGKILL after `graceMs`: a worker waits for its attempts in flight to end. */
 async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
@@ -149,7 +145,7 @@ export async function openSetupTidings(databaseUrl: string): Promise<{ api: ApiC
   };
 }
 
-/** The node flags `npm start` and bin/tidings.js run Tidings (dist/, see buildTidings) with. */
+/** The node flags `npm start` and bin/tidings.js run Tidings (dist/, which run.ts builds first) with. */
 const TIDINGS_NODE_FLAGS = ['--max-old-space-size=1024'];
 
 /** A Tidings process, as an operator runs it, on the bench's database. */

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { version } from '../src/version.js';
+import { buildDist } from '../test/support/build-dist.js';
 import { POSTGRES_ADMIN_URL, type DatabaseKind } from '../test/support/databases.js';
-import { buildTidings, percentile, profileInto, Receiver, showTidingsOutput } from './harness.js';
+import { percentile, profileInto, Receiver, showTidingsOutput } from './harness.js';
 import { backlog, baseline, drain, fanOut, isolation, matchingCost, steady } from './scenarios.js';
 
 const { values: options } = parseArgs({
@@ -134,7 +135,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
   return { figures, targets, rows };
 }
 
-buildTidings();
+buildDist();
 if (options.profile) profileInto(options.profile);
 if (options.verbose) showTidingsOutput();
 const kinds: DatabaseKind[] = options.db ? [options.db as DatabaseKind] : (await postgresReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];

@@ -148,7 +148,7 @@ export class EntityEngine {
     let result: T;
     let enqueuedFor: readonly string[] = [];
     try {
-      const ctx = newWriteContext(trx, spaceId, request.validationLevel, clock, await store.revisionsFrom(trx, spaceId));
+      const ctx = newWriteContext(trx, spaceId, request.validationLevel, await store.revisionsFrom(trx, spaceId), clock);
       result = await work(ctx, trx);
       const notifications = outbox ? await outbox.prepare(ctx, { skipKeys: request.skipKeys ?? [] }) : null;
       // From taking revisions to the commit, writes in a space take turns: on PostgreSQL the

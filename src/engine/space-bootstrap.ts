@@ -59,7 +59,7 @@ export async function bootstrapSpace(
       revision: 0,
       created: nowDateTime(),
     });
-    if (created) await seedReferenceData(deps, newWriteContext(trx, spaceId, ValidationLevel.overrideReadOnly));
+    if (created) await seedReferenceData(deps, newWriteContext(trx, spaceId, ValidationLevel.overrideReadOnly, await deps.records.revisionsFrom(trx, spaceId)));
     await trx.commit().execute();
     return { created, token, generatedPassword: created && !credentials.password ? password : undefined };
   } catch (error) {

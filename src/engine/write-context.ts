@@ -24,12 +24,13 @@ export interface WriteContext {
   readonly firstRevision: number | null;
 }
 
+/** `firstRevision`: what RecordStore.revisionsFrom says for the write's transaction. */
 export function newWriteContext(
   trx: Executor,
   spaceId: string,
   level: number,
+  firstRevision: number | null,
   clock: () => Date = () => new Date(),
-  firstRevision: number | null = null,
 ): WriteContext {
   const date = clock();
   return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], renders: new Map(), firstRevision };

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ErrorKinds } from '../domain/errors.js';
 import { CredentialVerifier } from '../engine/credentials.js';
 import { spaceIdPattern } from '../domain/validation.js';
-import type { Executor } from '../store/database.js';
+import type { Executor, SpacesTable } from '../store/database.js';
 import type { SpaceStore } from '../store/space-store.js';
 
 export const AUTH_CHALLENGE = 'Basic realm="restapi"';
@@ -22,14 +22,14 @@ const SPACES_KEPT = 1_000;
 
 /** The spaces' credentials as last read, each for CREDENTIALS_KEPT_MS. Unknown spaces are never kept. */
 class RecentCredentials {
-  private readonly kept = new Map<string, { space: Credentials; readAt: number }>();
+  private readonly kept = new Map<string, { space: SpacesTable; readAt: number }>();
 
   constructor(
     private readonly spaces: SpaceStore,
     private readonly db: Executor,
   ) {}
 
-  async of(spaceId: string): Promise<Credentials | undefined> {
+  async of(spaceId: string): Promise<SpacesTable | undefined> {
     const now = performance.now();
     const kept = this.kept.get(spaceId);
     if (kept && now - kept.readAt < CREDENTIALS_KEPT_MS) return kept.space;
@@ -40,8 +40,6 @@ class RecentCredentials {
     return space;
   }
 }
-
-type Credentials = NonNullable<Awaited<ReturnType<SpaceStore['find']>>>;
 
 export function basicAuthHook(spaces: SpaceStore, db: Executor) {
   const verifier = new CredentialVerifier();

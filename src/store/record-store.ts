@@ -36,7 +36,7 @@ export interface ListResult {
   readonly pageInfo: PageInfo;
 }
 
-/** Records per revision update: two parameters each, well under SQLite's limit. */
+/** Records per revision statement (PostgreSQL's, see takeRevisionsInto): two parameters each. */
 const REVISIONS_PER_STATEMENT = 500;
 
 const toRecord = (row: { data: unknown }) => decodeJson(row.data) as StoredRecord;
@@ -73,19 +73,13 @@ export class RecordStore {
   private readonly revisionsTaken = new StatementTemplate<'one', { revision: number }>((slot) =>
     this.db.updateTable('spaces').set((eb) => ({ revision: eb('revision', '+', slot(0)) })).where('id', '=', slot(1)).returning('revision'));
   /**
-   * Revisions stored in records' documents; values: the space, then each record's id and revision.
-   * On PostgreSQL the counter advances in the same statement, by the last value (0 leaves it), and
-   * each record's value is its revision less the counter's after it.
+   * PostgreSQL: the counter advanced and revisions stored in records' documents, in one statement;
+   * values: the space, then each record's id and its revision less the counter's after the advance,
+   * then the advance (0 leaves the counter as it is).
    */
-  private readonly revisionsStored = new StatementTemplate<number, { revision: number }>((slot, count) => {
-    // VALUES columns are named column1, column2 on both databases; the casts type PostgreSQL's parameters.
+  private readonly revisionsTakenAndStored = new StatementTemplate<number, { revision: number }>((slot, count) => {
+    // VALUES columns are named column1, column2; the casts type the parameters.
     const values = Array.from({ length: count }, (_, row) => sql`(CAST(${slot(2 * row + 1)} AS TEXT), CAST(${slot(2 * row + 2)} AS BIGINT))`);
-    if (this.database.dialect === 'sqlite') {
-      return sql`
-        UPDATE records SET data = jsonb_set(data, '$.revision', v.column2)
-        FROM (VALUES ${sql.join(values)}) AS v
-        WHERE records.space_id = ${slot(0)} AND records.id = v.column1`;
-    }
     return sql`
       WITH taken AS (UPDATE spaces SET revision = revision + CAST(${slot(2 * count + 1)} AS BIGINT) WHERE id = ${slot(0)} RETURNING revision)
       UPDATE records SET data = jsonb_set(data, '{revision}', to_jsonb(taken.revision + v.column2))
@@ -202,26 +196,23 @@ export class RecordStore {
   /**
    * Takes a revision for each of `changed` (the ids of a write's changed records, in the order of the
    * changes) and stores the i-th in the document of the record changed[i]; a record changed twice
-   * keeps the later. Returns the last revision taken. On PostgreSQL, up to REVISIONS_PER_STATEMENT
-   * records take and store theirs in one statement: it runs in the write's turn (see
-   * EntityEngine.write), where each round trip is one the space's other writes wait for.
+   * keeps the later. Returns the last revision taken. Only where revisions are taken at the end
+   * (PostgreSQL; see revisionsFrom): up to REVISIONS_PER_STATEMENT records take and store theirs in
+   * one statement, as it runs in the write's turn (see EntityEngine.write), where each round trip is
+   * one the space's other writes wait for.
    */
   async takeRevisionsInto(executor: Executor, spaceId: string, changed: readonly string[]): Promise<number> {
+    if (this.database.capabilities.writeLockedTransactions) throw new Error('a SQLite write carries its revisions from the start (see revisionsFrom)');
     // Each record's revision less the last one taken: from 1 - changed.length to 0.
     const offsets = new Map<string, number>();
     for (const [index, id] of changed.entries()) offsets.set(id, index + 1 - changed.length);
-    const chunks = [];
-    for (let start = 0; start < offsets.size; start += REVISIONS_PER_STATEMENT) chunks.push([...offsets].slice(start, start + REVISIONS_PER_STATEMENT));
-    if (this.database.dialect === 'postgres') {
-      let last = 0;
-      for (const [index, chunk] of chunks.entries()) {
-        const [row] = await this.revisionsStored.run(executor, chunk.length, [spaceId, ...chunk.flat(), index === 0 ? changed.length : 0]);
-        last = Number(row!.revision);
-      }
-      return last;
+    const entries = [...offsets];
+    let last = 0;
+    for (let start = 0; start < entries.length; start += REVISIONS_PER_STATEMENT) {
+      const chunk = entries.slice(start, start + REVISIONS_PER_STATEMENT);
+      const [row] = await this.revisionsTakenAndStored.run(executor, chunk.length, [spaceId, ...chunk.flat(), start === 0 ? changed.length : 0]);
+      last = Number(row!.revision);
     }
-    const last = await this.takeRevisions(executor, spaceId, changed.length);
-    for (const chunk of chunks) await this.revisionsStored.run(executor, chunk.length, [spaceId, ...chunk.flatMap(([id, offset]) => [id, last + offset])]);
     return last;
   }
 

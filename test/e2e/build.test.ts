@@ -1,13 +1,12 @@
 // `npm run build` (scripts/build.js, also run by `npm install` and before `npm start`): every source
 // file has its JavaScript in dist/, and a build over an unchanged tree rewrites nothing, so a process
 // running from dist/ never reads a file half-written.
-import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildDist as build } from '../support/build-dist.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const build = () => execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
 const filesUnder = (directory: string): string[] =>
   readdirSync(directory, { recursive: true, encoding: 'utf8' })
     .filter((file) => statSync(join(directory, file)).isFile())
