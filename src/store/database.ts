@@ -96,6 +96,8 @@ export interface WebhookHealthTable {
   failing_since: number;
   open_until: number | null;
   warned: number;
+  /** The last delivery let through while half-open: in flight while it is leased. */
+  probe_delivery_id: string | null;
 }
 
 export interface Schema {

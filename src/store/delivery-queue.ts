@@ -317,19 +317,19 @@ export class DeliveryQueue {
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
       const threshold = fairness.breakerThreshold ?? 0;
       const halfOpen = new Set([...tripped.keys()].filter((webhookId) => isHalfOpen(tripped.get(webhookId), now, threshold)));
-      // A half-open breaker lets one probe through across all workers: the lease index tells what is
-      // in flight to these few webhooks; every other webhook's cap counts this worker's attempts.
-      const probesInFlight = await this.leasedOf(trx, [...halfOpen], now);
+      // A half-open breaker lets one probe through across all workers; every other webhook's cap
+      // counts this worker's attempts.
+      const lastProbes = await this.lastProbes(trx, [...halfOpen], now);
       // Room for more in flight, where it is less than `perWebhook`.
       const rooms = new Map<string, number>();
-      for (const webhookId of halfOpen) rooms.set(webhookId, 1 - (probesInFlight.get(webhookId) ?? 0));
+      for (const webhookId of halfOpen) rooms.set(webhookId, lastProbes.has(webhookId) ? 1 : 0);
       for (const [webhookId, sending] of fairness.sending ?? []) if (!halfOpen.has(webhookId)) rooms.set(webhookId, perWebhook - sending);
       const cannotGo = new Set<string>();
       for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
       for (const [webhookId, room] of rooms) if (room <= 0) cannotGo.add(webhookId);
       const lease = { workerId, until: now + leaseMs };
       const rows = await this.shareOut(trx, await this.firstRound(trx, now, limit, cannotGo, { rooms, perWebhook }, lease), now, limit, lease);
-      return { rows, waiting: cannotGo.size > 0 };
+      return { rows: await this.recordProbes(trx, rows, lastProbes), waiting: cannotGo.size > 0 };
     });
   }
 
@@ -484,38 +484,59 @@ export class DeliveryQueue {
         .limit(1);
   }
 
-  /** Of `webhookIds`, how many deliveries each has leased (in flight) now; absent when none. */
-  private async leasedOf(executor: Executor, webhookIds: readonly string[], now: number): Promise<Map<string, number>> {
+  /**
+   * Of the half-open `webhookIds`, those that may let a probe through now, each with its last probe
+   * (null when none): it has no probe in flight, as its last one is no longer leased. Its health row
+   * names the probe, so this is a look-up by key per webhook, however long its backlog.
+   */
+  private async lastProbes(executor: Executor, webhookIds: readonly string[], now: number): Promise<Map<string, string | null>> {
     if (webhookIds.length === 0) return new Map();
-    // Only pending rows are leased (an attempt's end clears its lease), so the lease index alone
-    // answers this: few rows, however long the queue.
     const rows = await executor
-      .selectFrom('deliveries')
-      .select(['webhook_id', (eb) => eb.fn.countAll().as('in_flight')])
-      .where('locked_until', '>', now)
-      .where('webhook_id', 'in', [...webhookIds])
-      .groupBy('webhook_id')
+      .selectFrom('webhook_health')
+      .leftJoin('deliveries', 'deliveries.id', 'webhook_health.probe_delivery_id')
+      .select(['webhook_health.webhook_id', 'webhook_health.probe_delivery_id', 'deliveries.status', 'deliveries.locked_until'])
+      .where('webhook_health.webhook_id', 'in', [...webhookIds])
       .execute();
-    return new Map(rows.map((row) => [row.webhook_id, Number(row.in_flight)]));
+    const inFlight = (row: (typeof rows)[number]) => row.status === 'pending' && row.locked_until !== null && Number(row.locked_until) > now;
+    return new Map(rows.filter((row) => !inFlight(row)).map((row) => [row.webhook_id, row.probe_delivery_id]));
   }
 
   /**
-   * When the next pending delivery can be claimed (epoch ms): when the earliest one not leased falls
-   * due, or when the earliest lease runs out. Null when none is waiting. Read webhook by webhook and
-   * in index order, one row each: a worker asks whenever it goes idle.
+   * Of the claimed `rows`, each probe of a half-open breaker is named on its webhook's health row,
+   * unless another worker named one since `lastProbes` was read: then its lease is given back, and
+   * the other's probe is the one in flight. (On PostgreSQL the update waits for the other worker's
+   * commit, then finds the row changed.)
+   */
+  private async recordProbes(trx: Transaction<Schema>, rows: ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
+    const probes = rows.filter((row) => lastProbes.has(row.webhook_id));
+    for (const probe of probes) {
+      const last = lastProbes.get(probe.webhook_id)!;
+      const named = await trx
+        .updateTable('webhook_health')
+        .set({ probe_delivery_id: probe.id })
+        .where('webhook_id', '=', probe.webhook_id)
+        .where((eb) => (last === null ? eb('probe_delivery_id', 'is', null) : eb('probe_delivery_id', '=', last)))
+        .executeTakeFirst();
+      if (Number(named.numUpdatedRows) > 0) continue;
+      await trx.updateTable('deliveries').set({ locked_by: null, locked_until: null }).where('id', '=', probe.id).execute();
+      rows = rows.filter((row) => row !== probe);
+    }
+    return rows;
+  }
+
+  /**
+   * When the next pending delivery not leased falls due (epoch ms); null when none is waiting. Read
+   * webhook by webhook and in index order, one row each: a worker asks whenever it goes idle. A lease
+   * that runs out (its worker died) is not in it: no index finds leases (see migration 0009), and an
+   * idle worker polls at least once a second anyway.
    */
   async nextDueAt(): Promise<number | null> {
-    const { db } = this.database;
-    const [due, leaseEnd] = await Promise.all([
-      sql<{ at: number | null }>`
-        WITH RECURSIVE ${webhooksWithPending('head', null, '', null)}
-        SELECT min(due_at) AS at FROM head
-        WHERE due_at < ${HELD_UNTIL_ENABLED} AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}`.execute(db),
-      // Only pending rows are leased (an attempt's end clears its lease).
-      db.selectFrom('deliveries').select('locked_until as at').where('locked_until', 'is not', null).orderBy('locked_until').limit(1).executeTakeFirst(),
-    ]);
-    const times = [due.rows[0]?.at, leaseEnd?.at].filter((at): at is number => at !== null && at !== undefined).map(Number);
-    return times.length === 0 ? null : Math.min(...times);
+    const due = await sql<{ at: number | null }>`
+      WITH RECURSIVE ${webhooksWithPending('head', null, '', null)}
+      SELECT min(due_at) AS at FROM head
+      WHERE due_at < ${HELD_UNTIL_ENABLED} AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}`.execute(this.database.db);
+    const at = due.rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
   }
 
   /** A disabled webhook's deliveries wait: they go out once it is enabled again. */

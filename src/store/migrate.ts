@@ -11,6 +11,7 @@ import * as webhookHealth from './migrations/0005_webhook_health.js';
 import * as holdDisabledWebhooks from './migrations/0006_hold_disabled_webhooks.js';
 import * as partialFieldIndexes from './migrations/0007_partial_field_indexes.js';
 import * as claimsByWebhook from './migrations/0008_claims_by_webhook.js';
+import * as leasesRewriteNoIndex from './migrations/0009_leases_rewrite_no_index.js';
 
 const MIGRATION_ATTEMPTS = 20;
 const RETRY_DELAY_MS = 100;
@@ -25,6 +26,7 @@ function migrationsFor(database: Database): Record<string, Migration> {
     '0006_hold_disabled_webhooks': { up: (db) => holdDisabledWebhooks.up(db, database.dialect) },
     '0007_partial_field_indexes': { up: (db) => partialFieldIndexes.up(db, database.dialect) },
     '0008_claims_by_webhook': { up: (db) => claimsByWebhook.up(db) },
+    '0009_leases_rewrite_no_index': { up: (db) => leasesRewriteNoIndex.up(db, database.dialect) },
   };
 }
 

@@ -50,7 +50,32 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect(claimed).toHaveLength(20);
     expect(new Set(claimed).size).toBe(20);
     expect((await queue.claimDue('d', now, 100, 30_000, { perWebhook: 100 })).rows).toEqual([]);
-    expect(await queue.nextDueAt()).toBe(now + 30_000);
+    // What is leased is not waiting: the next one due is the future one.
+    expect(await queue.nextDueAt()).toBe(now + 60_000);
+  });
+
+  it("lets one probe at a time through a half-open breaker, across workers, until the probe's attempt ends or its lease runs out", async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_200_000;
+    const breakers = { perWebhook: 32, breakerThreshold: 5 };
+    await database.db.insertInto('webhook_health').values({ webhook_id: 'w', space_id: 'queue_space', consecutive_failures: 5, failing_since: now - 60_000, open_until: now - 1, warned: 0 }).execute();
+    await queue.enqueue(database.db, Array.from({ length: 4 }, () => delivery(now - 10)));
+    const claims = await Promise.all(['a', 'b'].map((worker) => queue.claimDue(worker, now, 16, 1_000, breakers)));
+    const [probe, ...others] = claims.flatMap((claim) => claim.rows);
+    expect(others).toEqual([]);
+    expect((await queue.claimDue('c', now + 10, 16, 1_000, breakers)).rows).toEqual([]);
+
+    // The probe failed and is to be retried: the next claim lets the next probe through.
+    const holder = claims[0]!.rows.length > 0 ? 'a' : 'b';
+    await queue.finishAttempts(holder, [{ id: probe!.id, outcome: attempt(now + 20, 500, 'HTTP 500'), next: { status: 'pending', dueAt: now + 60_000 } }]);
+    const [secondProbe, ...more] = (await queue.claimDue('c', now + 30, 16, 1_000, breakers)).rows;
+    expect(secondProbe!.id).not.toBe(probe!.id);
+    expect(more).toEqual([]);
+
+    // Its worker died: once its lease runs out, another probe goes.
+    expect((await queue.claimDue('d', now + 1_000, 16, 1_000, breakers)).rows).toEqual([]);
+    expect((await queue.claimDue('d', now + 1_031, 16, 1_000, breakers)).rows).toHaveLength(1);
+    await database.db.deleteFrom('webhook_health').execute();
   });
 
   it("leases a record's deliveries one at a time, in commit order, and caps each webhook", async () => {
