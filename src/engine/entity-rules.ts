@@ -7,7 +7,7 @@ import { hasLifecycle, lifecycleChanges } from '../domain/lifecycle.js';
 import type { StoredRecord } from '../domain/projection.js';
 import { validateWebhookEvents, validateWebhookOptions, validateWebhookUrl } from '../domain/webhook-options.js';
 import type { TargetPolicy } from '../domain/target-policy.js';
-import type { RecordStore } from '../store/record-store.js';
+import type { RecordRow, RecordStore } from '../store/record-store.js';
 import { giveUpWaitingDeliveries, holdDeliveries, releaseDeliveries } from '../store/delivery-queue.js';
 import { resetHealth } from '../store/webhook-status.js';
 import type { WriteContext } from './write-context.js';
@@ -35,11 +35,14 @@ export class EntityRules {
     }
   }
 
-  /** Stored fields derived from others: the lifecycle status and the default sales unit. */
-  async derive(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, record: StoredRecord): Promise<Record<string, unknown>> {
+  /**
+   * Stored fields derived from others: the lifecycle status and the default sales unit. `related`
+   * holds the records the write's relation checks just read, by id.
+   */
+  async derive(ctx: WriteContext, entity: EntityDef, before: StoredRecord | null, record: StoredRecord, related: ReadonlyMap<string, RecordRow>): Promise<Record<string, unknown>> {
     const derived: Record<string, unknown> = {};
     if (before === null && 'unit_id' in entity.fields && !record.unit_id && typeof record.owner_id === 'string') {
-      const owner = await this.store.findById(ctx.trx, ctx.spaceId, record.owner_id);
+      const owner = related.get(record.owner_id) ?? (await this.store.findById(ctx.trx, ctx.spaceId, record.owner_id));
       if (owner?.data.default_unit_id) derived.unit_id = owner.data.default_unit_id;
     }
     if (entity.name === 'Webhook') Object.assign(derived, webhookDerivations(before, record, ctx.now));

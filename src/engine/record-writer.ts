@@ -13,7 +13,7 @@ import {
 import type { StoredRecord } from '../domain/projection.js';
 import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
 import { TargetPolicy } from '../domain/target-policy.js';
-import type { RecordStore } from '../store/record-store.js';
+import type { RecordRow, RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from '../domain/ids.js';
 import { changeRevision, type WriteContext, type WriteOperation } from './write-context.js';
@@ -226,7 +226,8 @@ export class RecordWriter {
     relationChecks: readonly RelationCheck[],
     index: number | null,
   ): Promise<void> {
-    errors.push(...(await this.checkRelations(ctx, relationChecks)));
+    const { errors: relationErrors, related } = await this.checkRelations(ctx, relationChecks);
+    errors.push(...relationErrors);
     if (errors.length === 0) {
       try {
         errors.push(...(await this.rules.validate(ctx, entity, record, changed)));
@@ -236,10 +237,11 @@ export class RecordWriter {
       }
     }
     if (errors.length > 0) throw entityValidationError(entity.name, before?.id ?? null, errors, index);
-    Object.assign(record, await this.rules.derive(ctx, entity, before, record));
+    Object.assign(record, await this.rules.derive(ctx, entity, before, record, related));
   }
 
-  private async checkRelations(ctx: WriteContext, checks: readonly RelationCheck[]): Promise<FieldError[]> {
+  /** What is wrong with the record's relations, and the records they point at (by id), as just read. */
+  private async checkRelations(ctx: WriteContext, checks: readonly RelationCheck[]): Promise<{ errors: FieldError[]; related: ReadonlyMap<string, RecordRow> }> {
     const rows = await this.store.findManyByIds(ctx.trx, ctx.spaceId, checks.map((check) => check.id));
     const byId = new Map(rows.map((row) => [row.data.id, row]));
     const errors: FieldError[] = [];
@@ -254,7 +256,7 @@ export class RecordWriter {
           `Field '${check.field}' points at ${row.entity} '${check.id}', which is deleted; validation-level 16 allows it.`));
       }
     }
-    return errors;
+    return { errors, related: byId };
   }
 
   /** Separates inline to-many relation arrays (e.g. Contact `account_relations`) from own fields. */

@@ -26,8 +26,9 @@ export class Renderer {
     entity: EntityDef,
     records: readonly StoredRecord[],
     node: ProjectionNode,
+    write?: WriteContext,
   ): Promise<Record<string, unknown>[]> {
-    const related = await loadRelated(this.store, executor, this.catalogue, spaceId, entity, records, node);
+    const related = await loadRelated(this.store, executor, this.catalogue, spaceId, entity, records, node, write?.changes);
     const uriFor = this.uriFor(spaceId);
     return records.map((record) => renderRecord(this.catalogue, entity, record, node, related, uriFor));
   }
@@ -42,7 +43,7 @@ export class Renderer {
     const key = `${entity.name} ${record.id} ${String(record.revision)} ${projectionKey(node)}`;
     let rendered = ctx.renders.get(key);
     if (!rendered) {
-      rendered = this.render(ctx.trx, ctx.spaceId, entity, [record], node).then(([output]) => output!);
+      rendered = this.render(ctx.trx, ctx.spaceId, entity, [record], node, ctx).then(([output]) => output!);
       ctx.renders.set(key, rendered);
     }
     return rendered;

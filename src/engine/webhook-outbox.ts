@@ -60,9 +60,6 @@ export class WebhookOutbox {
       if (items.length > 0) itemsByWebhook.push([matcher, items]);
     }
     if (itemsByWebhook.length === 0) return null;
-    // Announced now, outside the write's turn (see entity-engine.ts): PostgreSQL passes it on at the
-    // commit either way, and never for a rollback.
-    await this.queue.announceEnqueued(ctx.trx);
     return { itemsByWebhook };
   }
 

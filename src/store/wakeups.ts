@@ -10,10 +10,13 @@ import type { Database, Executor } from './database.js';
 const CHANNEL = 'tidings_deliveries';
 const RECONNECT_DELAY_MS = 1_000;
 
+/** PostgreSQL: the call that, inside the enqueuing transaction, tells the other processes' workers at commit. */
+export const workersNotified = () => sql`pg_notify(${CHANNEL}, '')`;
+
 /** Inside the enqueuing transaction: tell the other processes' workers at commit. */
 export async function notifyDeliveriesEnqueued(database: Database, executor: Executor): Promise<void> {
   if (database.dialect !== 'postgres') return;
-  await sql`SELECT pg_notify(${CHANNEL}, '')`.execute(executor);
+  await sql`SELECT ${workersNotified()}`.execute(executor);
 }
 
 export interface WakeupListener {

@@ -25,6 +25,18 @@ describe.each(databaseKinds)('CRUD on one entity (%s)', (kind) => {
     expect(account.unit_id).toBe((await api.first('SalesUnits')).id);
   });
 
+  it('renders a new record with the relation rows its own write created, as reading it back does', async () => {
+    const [first, second] = await Promise.all(['Umbrella', 'Wayne'].map((name) => api.create('Accounts', { name, owner_id: ownerId })));
+    const created = await api.post('entities/Contacts?expand=account_relations,primary_account', {
+      first_name: 'Inline', owner_id: ownerId, account_relations: [{ account_id: first.id }, { account_id: second.id, is_primary: true }],
+    });
+    expect(created.status).toBe(201);
+    const read = await api.get(`entities/Contacts/${created.body.data.id}?expand=account_relations,primary_account`);
+    expect(created.body.data.account_relations.map((relation: { account_id: string }) => relation.account_id).sort()).toEqual([first.id, second.id].sort());
+    expect(created.body.data.primary_account.id).toBe(second.id);
+    expect(created.body.data).toEqual(read.body.data);
+  });
+
   it('gets a record by id, and 404s an unknown id with the Error envelope', async () => {
     const account = await api.create('Accounts', { name: 'Globex', owner_id: ownerId });
     const found = await api.get(`entities/Accounts/${account.id}`);

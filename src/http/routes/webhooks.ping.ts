@@ -34,7 +34,6 @@ export const pingWebhook: DeliveryRoute = (app, context) => {
         events: JSON.stringify([PING_EVENT]), item_count: 1, body: JSON.stringify([item]), due_at: dueAtFor(webhook, now), created_at: now,
         recordIds: [id], sequence,
       }]);
-      await context.queue.announceEnqueued(context.records.db);
       context.wake();
       return single({ delivery_id: deliveryId });
     },
