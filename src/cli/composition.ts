@@ -80,8 +80,6 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
 }
 
 const PURGE_INTERVAL_MS = 3_600_000;
-/** PostgreSQL connections of a worker beside the API: its claims (one at a time), webhook look-ups and health changes. */
-const WORKER_POOL_SIZE = 4;
 
 /** Purges delivered history older than the retention period: at start, then hourly. */
 function startRetentionPurge(config: Config, log: DeliveryLog, logger?: FastifyBaseLogger): NodeJS.Timeout {
@@ -105,8 +103,6 @@ function startRetentionPurge(config: Config, log: DeliveryLog, logger?: FastifyB
  */
 export async function openTidings(config: Config, options: TidingsOptions = {}): Promise<Tidings> {
   const database = openDatabase(config.databaseUrl);
-  let workerDatabase = database;
-  let running: RunningWorker | null = null;
   try {
     await migrateToLatest(database);
     const records = new RecordStore(database);
@@ -117,12 +113,7 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
       password: config.apiPassword,
     });
     const targetPolicy = new TargetPolicy(config.allowPrivateTargets);
-    // On PostgreSQL the worker has connections of its own. Sharing the API's pool, its claims queued
-    // behind writes waiting for their space's turn, each holding a connection: at 500 writes/s a claim
-    // took 17 ms, and the deliveries fell 10 s behind the writes. (SQLite has one connection, and
-    // never waits for it.)
-    if (options.workers && database.dialect === 'postgres') workerDatabase = openDatabase(config.databaseUrl, { poolSize: WORKER_POOL_SIZE });
-    running = options.workers ? startWorker(config, workerDatabase, new RecordStore(workerDatabase), new DeliveryQueue(workerDatabase), options) : null;
+    const running = options.workers ? startWorker(config, database, records, queue, options) : null;
     const renderer = new Renderer(records, catalogue, config.publicUrl);
     const engine = new EntityEngine({
       store: records,
@@ -147,19 +138,13 @@ export async function openTidings(config: Config, options: TidingsOptions = {}):
         if (closed) return;
         closed = true;
         await app.close();
-        await stopWorker();
+        await running?.stop();
         await database.close();
       },
     };
   } catch (error) {
-    await stopWorker();
     await database.close();
     throw error;
-  }
-
-  async function stopWorker() {
-    await running?.stop();
-    if (workerDatabase !== database) await workerDatabase.close();
   }
 }
 

@@ -162,12 +162,9 @@ export class DeliveryWorker {
     let recordTimer: NodeJS.Timeout | null = null;
     const attemptEnded = (finished: FinishedAttempt | null) => {
       if (finished) ended.push(finished);
-      // A batch of ended attempts is recorded (and refilled) at once; the last one in flight with the
-      // next claim that new work asks for, spaced as that is (a stream of single writes otherwise made
-      // two claims each: one for the write, one to record its attempt); a lone attempt beside slow
-      // ones within RECORD_DELAY_MS.
-      if (ended.length >= refillBatch) this.wakeNow();
-      else if (inFlight.size === 0) this.wake();
+      // The last attempt in flight, or a batch of them, is recorded (and refilled) at once; a lone
+      // attempt beside slow ones within RECORD_DELAY_MS.
+      if (inFlight.size === 0 || ended.length >= refillBatch) this.wakeNow();
       else recordTimer ??= setTimeout(() => this.wakeNow(), RECORD_DELAY_MS);
     };
     while (this.running) {

@@ -134,16 +134,15 @@ export interface Database {
 // bigint columns hold epoch milliseconds and counters, all well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
-// 20 per process leaves room for several processes within PostgreSQL's default max_connections of
-// 100 (a process that serves the API and delivers opens a second, smaller pool for its worker).
+// API requests and a worker's claims share the pool. 20 per process
+// leaves room for several processes within PostgreSQL's default max_connections of 100.
 const POSTGRES_POOL_SIZE = 20;
 
-/** `poolSize`: PostgreSQL's connections at most (default 20); SQLite has its one. */
-export function openDatabase(url: string, { poolSize = POSTGRES_POOL_SIZE }: { poolSize?: number } = {}): Database {
+export function openDatabase(url: string): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // JIT off: its compile time (30 ms, at times 500 ms) is paid by every claim whose cost estimate
     // crosses jit_above_cost, for queries that run in 1-2 ms (see docs/performance.md).
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, options: '-c jit=off' });
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, options: '-c jit=off' });
     // A connection's error (e.g. the server restarting) must not crash the process: an idle client's
     // reaches the pool; a checked-out client's also fails its query, which the caller handles, and
     // is then emitted on the client, where it needs a listener of its own.
