@@ -538,9 +538,9 @@ export class DeliveryQueue {
    * the other's probe is the one in flight. (On PostgreSQL the update waits for the other worker's
    * commit, then finds the row changed.)
    */
-  private async recordProbes(trx: Transaction<Schema>, rows: ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
-    const probes = rows.filter((row) => lastProbes.has(row.webhook_id));
-    for (const probe of probes) {
+  private async recordProbes(trx: Transaction<Schema>, rows: readonly ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
+    const givenBack = new Set<string>();
+    for (const probe of rows.filter((row) => lastProbes.has(row.webhook_id))) {
       const last = lastProbes.get(probe.webhook_id)!;
       const named = await trx
         .updateTable('webhook_health')
@@ -550,9 +550,9 @@ export class DeliveryQueue {
         .executeTakeFirst();
       if (Number(named.numUpdatedRows) > 0) continue;
       await trx.updateTable('deliveries').set({ locked_by: null, locked_until: null }).where('id', '=', probe.id).execute();
-      rows = rows.filter((row) => row !== probe);
+      givenBack.add(probe.id);
     }
-    return rows;
+    return rows.filter((row) => !givenBack.has(row.id));
   }
 
   /**

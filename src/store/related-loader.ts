@@ -30,14 +30,25 @@ export async function loadRelated(
   // existed nothing could point at it (a relation must point at a record that exists). So its children
   // are found among the write's changes, without a query (two of an account's creation's ten round
   // trips on PostgreSQL).
-  const created = new Set(write.filter((change) => change.operation === 'create').map((change) => change.after.id));
-  const writtenChildren = (entityName: string, foreignKey: string, parentId: string) => {
-    const latest = new Map<string, StoredRecord>();
-    for (const change of write) if (change.entity === entityName) latest.set(change.after.id, change.after);
-    return [...latest.values()]
+  // The write's records as they now stand, by entity, and the ids it created: read off its changes
+  // once, when a render first asks for children.
+  let written: { readonly created: ReadonlySet<string>; readonly byEntity: ReadonlyMap<string, Map<string, StoredRecord>> } | null = null;
+  const writtenRecords = () => {
+    if (written) return written;
+    const created = new Set<string>();
+    const byEntity = new Map<string, Map<string, StoredRecord>>();
+    for (const { operation, entity: entityName, after } of write) {
+      if (operation === 'create') created.add(after.id);
+      let latest = byEntity.get(entityName);
+      if (!latest) byEntity.set(entityName, (latest = new Map()));
+      latest.set(after.id, after);
+    }
+    return (written = { created, byEntity });
+  };
+  const writtenChildren = (entityName: string, foreignKey: string, parentId: string) =>
+    [...(writtenRecords().byEntity.get(entityName)?.values() ?? [])]
       .filter((record) => record[foreignKey] === parentId && record.is_deleted !== true)
       .sort((one, other) => (one.id < other.id ? -1 : 1));
-  };
   const byId = new Map<string, Related>();
   const children = new Map<string, StoredRecord[]>();
   const childKey = (entityName: string, foreignKey: string, parentId: string) => `${entityName}|${foreignKey}|${parentId}`;
@@ -56,6 +67,7 @@ export async function loadRelated(
 
   const fetchChildren = async (entityName: string, foreignKey: string, parents: readonly StoredRecord[]) => {
     const missing = parents.filter((parent) => !children.has(childKey(entityName, foreignKey, parent.id)));
+    const { created } = writtenRecords();
     for (const parent of missing) {
       children.set(childKey(entityName, foreignKey, parent.id), created.has(parent.id) ? writtenChildren(entityName, foreignKey, parent.id) : []);
     }
