@@ -1,11 +1,13 @@
 // The HTTP sender on a thread of its own: a worker's sockets, its HTTP writing and parsing and its
 // attempts' timers run on the second core while the worker's own thread claims and records. In the
 // SQLite drain's profile they were about a quarter of the process's one busy thread (undici writing
-// requests 12 %, parsing responses 7 %, dispatching 5 %). A claim's attempts cross as one message;
-// results come back as they end, those that end together in one message.
+// requests 12 %, parsing responses 7 %, dispatching 5 %). The lanes (lanes.ts) run there too, so a
+// webhook's waiting attempts start while the worker's thread is busy claiming. A claim's attempts
+// cross as one message; outcomes come back as they end, those that end together in one message.
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { TargetPolicy } from '../domain/target-policy.js';
-import { HttpSender, type Attempt, type AttemptResult, type AttemptSender } from './sender.js';
+import { Lanes, type Lane, type LanedSender, type LaneOutcome } from './lanes.js';
+import { HttpSender, type Attempt } from './sender.js';
 
 export interface SenderThreadSettings {
   readonly timeoutMs: number;
@@ -16,31 +18,32 @@ export interface SenderThreadSettings {
 interface Sent {
   readonly id: number;
   readonly attempt: Attempt;
+  readonly lane: Lane;
 }
 
 interface Answered {
   readonly id: number;
-  readonly result: AttemptResult;
+  readonly outcome: LaneOutcome;
 }
 
 const CLOSE = 'close';
 
-export class ThreadedSender implements AttemptSender {
+export class ThreadedSender implements LanedSender {
   private thread: Worker | null = null;
   /** Attempts sent to the thread, by id, with what resolves each. */
-  private readonly inThread = new Map<number, (result: AttemptResult) => void>();
+  private readonly inThread = new Map<number, (outcome: LaneOutcome) => void>();
   private batch: Sent[] = [];
   private lastId = 0;
 
   constructor(private readonly settings: SenderThreadSettings) {}
 
-  send(attempt: Attempt): Promise<AttemptResult> {
+  send(attempt: Attempt, lane: Lane): Promise<LaneOutcome> {
     return new Promise((resolve) => {
       const id = (this.lastId += 1);
       this.inThread.set(id, resolve);
       // A claim's attempts start together: they go over as one message once it has started them all.
       if (this.batch.length === 0) queueMicrotask(() => this.flush());
-      this.batch.push({ id, attempt });
+      this.batch.push({ id, attempt, lane });
     });
   }
 
@@ -68,17 +71,19 @@ export class ThreadedSender implements AttemptSender {
       resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 8 },
     });
     thread.on('message', (answers: Answered[]) => {
-      for (const { id, result } of answers) {
-        this.inThread.get(id)?.(result);
+      for (const { id, outcome } of answers) {
+        this.inThread.get(id)?.(outcome);
         this.inThread.delete(id);
       }
     });
-    // A thread that dies fails the attempts it held (they are retried as any failed attempt is);
+    // A thread that dies fails the attempts it held, waiting ones too (they are retried as any failed
+    // attempt is);
     // the next attempt starts a new one.
     const stopped = (why: string) => {
       if (this.thread === thread) this.thread = null;
       for (const [id, resolve] of this.inThread) {
-        resolve({ status: null, error: `the sender thread stopped: ${why}`, forbidden: false, responseHeaders: null, responseBody: null, durationMs: 0 });
+        const result = { status: null, error: `the sender thread stopped: ${why}`, forbidden: false, responseHeaders: null, responseBody: null, durationMs: 0 };
+        resolve({ sent: true, result, waitedMs: 0 });
         this.inThread.delete(id);
       }
     };
@@ -88,9 +93,9 @@ export class ThreadedSender implements AttemptSender {
   }
 }
 
-/** The thread's side: sends each batch's attempts and answers with their results, batched too. */
+/** The thread's side: sends each batch's attempts through lanes and answers with their outcomes, batched too. */
 export function serveAttempts(port: MessagePort, settings: SenderThreadSettings): void {
-  const sender = new HttpSender(settings.timeoutMs, new TargetPolicy(settings.allowPrivateTargets));
+  const sender = new Lanes(new HttpSender(settings.timeoutMs, new TargetPolicy(settings.allowPrivateTargets)));
   let answers: Answered[] = [];
   const answer = () => {
     if (answers.length === 0) return;
@@ -109,13 +114,13 @@ export function serveAttempts(port: MessagePort, settings: SenderThreadSettings)
       closing = true;
       return closeWhenDone();
     }
-    for (const { id, attempt } of message) {
+    for (const { id, attempt, lane } of message) {
       sending += 1;
-      void sender.send(attempt).then((result) => {
+      void sender.send(attempt, lane).then((outcome) => {
         sending -= 1;
         // Responses that arrive together go back as one message.
         if (answers.length === 0) queueMicrotask(answer);
-        answers.push({ id, result });
+        answers.push({ id, outcome });
         closeWhenDone();
       });
     }

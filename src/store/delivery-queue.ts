@@ -53,6 +53,12 @@ export interface AttemptOutcome {
   readonly responseBody: string | null;
 }
 
+/** What a worker's attempts came to since its last claim: attempts to record, and leases to give back unsent. */
+export interface EndedAttempts {
+  readonly finished: readonly FinishedAttempt[];
+  readonly givenBack: readonly string[];
+}
+
 /** An attempt that has ended, and what becomes of its delivery. */
 export interface FinishedAttempt {
   readonly id: string;
@@ -313,7 +319,7 @@ export class DeliveryQueue {
   }
 
   /**
-   * Records the `finished` attempts of `workerId` (see finishAttempts), then leases it up to `limit`
+   * Records the `ended` attempts of `workerId` (see finishAttempts), then leases it up to `limit`
    * due deliveries until `now + leaseMs`, all in one transaction (a worker's one commit per batch),
    * fairly:
    * - per record: a delivery waits while an earlier one of the same webhook about one of its records
@@ -339,11 +345,11 @@ export class DeliveryQueue {
     limit: number,
     leaseMs: number,
     fairness: { perWebhook?: number; sending?: ReadonlyMap<string, number>; breakerThreshold?: number } = {},
-    finished: readonly FinishedAttempt[] = [],
+    ended: EndedAttempts = { finished: [], givenBack: [] },
   ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
     return this.database.db.transaction().execute(async (trx) => {
-      await this.finishIn(trx, workerId, finished);
+      await this.finishIn(trx, workerId, ended.finished, ended.givenBack);
       if (limit <= 0) return { rows: [], waiting: false };
       const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
       const threshold = fairness.breakerThreshold ?? 0;
@@ -360,7 +366,7 @@ export class DeliveryQueue {
       for (const [webhookId, room] of rooms) if (room <= 0) cannotGo.add(webhookId);
       const lease = { workerId, until: now + leaseMs };
       const rows = await this.shareOut(trx, await this.firstRound(trx, now, limit, cannotGo, { rooms, perWebhook }, lease), now, limit, lease);
-      return { rows: await this.recordProbes(trx, rows, lastProbes), waiting: cannotGo.size > 0 };
+      return { rows: await this.recordProbes(trx, workerId, rows, lastProbes), waiting: cannotGo.size > 0 };
     });
   }
 
@@ -538,7 +544,7 @@ export class DeliveryQueue {
    * the other's probe is the one in flight. (On PostgreSQL the update waits for the other worker's
    * commit, then finds the row changed.)
    */
-  private async recordProbes(trx: Transaction<Schema>, rows: readonly ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
+  private async recordProbes(trx: Transaction<Schema>, workerId: string, rows: readonly ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
     const givenBack = new Set<string>();
     for (const probe of rows.filter((row) => lastProbes.has(row.webhook_id))) {
       const last = lastProbes.get(probe.webhook_id)!;
@@ -549,7 +555,7 @@ export class DeliveryQueue {
         .where((eb) => (last === null ? eb('probe_delivery_id', 'is', null) : eb('probe_delivery_id', '=', last)))
         .executeTakeFirst();
       if (Number(named.numUpdatedRows) > 0) continue;
-      await trx.updateTable('deliveries').set({ locked_by: null, locked_until: null }).where('id', '=', probe.id).execute();
+      await this.giveBack(trx, workerId, [probe.id]);
       givenBack.add(probe.id);
     }
     return rows.filter((row) => !givenBack.has(row.id));
@@ -605,18 +611,27 @@ export class DeliveryQueue {
 
   /**
    * Records finished attempts and releases their leases, in one transaction (one statement for the
-   * deliveries and one for the attempt log per batch). Only the lease holder may:
+   * deliveries and one for the attempt log per batch), and gives back the leases of `givenBack`,
+   * never attempted. Only the lease holder may:
    * a late worker whose lease ran out changes nothing, and its attempt is not logged twice.
    */
-  async finishAttempts(workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
-    if (finished.length === 0) return;
-    await this.database.db.transaction().execute((trx) => this.finishIn(trx, workerId, finished));
+  async finishAttempts(workerId: string, finished: readonly FinishedAttempt[], givenBack: readonly string[] = []): Promise<void> {
+    if (finished.length === 0 && givenBack.length === 0) return;
+    await this.database.db.transaction().execute((trx) => this.finishIn(trx, workerId, finished, givenBack));
   }
 
-  private async finishIn(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
+  private async finishIn(trx: Executor, workerId: string, finished: readonly FinishedAttempt[], givenBack: readonly string[]): Promise<void> {
     for (let start = 0; start < finished.length; start += FINISHED_PER_STATEMENT) {
       await this.finishChunk(trx, workerId, finished.slice(start, start + FINISHED_PER_STATEMENT));
     }
+    for (let start = 0; start < givenBack.length; start += FINISHED_PER_STATEMENT) {
+      await this.giveBack(trx, workerId, givenBack.slice(start, start + FINISHED_PER_STATEMENT));
+    }
+  }
+
+  /** Leases of `workerId` given back unused: the deliveries can be claimed again at once, as they were. */
+  private async giveBack(trx: Executor, workerId: string, ids: readonly string[]): Promise<void> {
+    await trx.updateTable('deliveries').set({ locked_by: null, locked_until: null }).where('id', 'in', [...ids]).where('locked_by', '=', workerId).execute();
   }
 
   private async finishChunk(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {

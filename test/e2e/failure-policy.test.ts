@@ -1,7 +1,8 @@
 // The failure policy against a misbehaving receiver on 127.0.0.1: what is retried, what is final,
 // 410 disabling the webhook (and re-enabling sending what waited), Retry-After, timeouts, trickled
 // and endless bodies, redirects. And the SSRF guard refusing loopback when it is not allowed.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DeliveryQueue } from '../../src/store/delivery-queue.js';
 import { TestApi } from '../support/api.js';
 import { databaseKinds } from '../support/databases.js';
 import { Receiver, type Answer } from '../support/receiver.js';
@@ -122,6 +123,32 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
 
   const attemptsOf = (deliveryId: string) =>
     api.tidings.database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', deliveryId).execute();
+
+  it('sends what waited in the webhook\'s lane behind a failed attempt later, each delivery delivered once', async () => {
+    const webhook = await api.create('Webhooks', { url: `${receiver.url}/lane`, events: ['Product.Create'] });
+    webhookIds.push(webhook.id);
+    // The first 32 (one webhook's attempts in flight at most) are held for half a second (within the
+    // timeout), the very first of them failed: what waits behind them in the lane is handed back,
+    // claimed again and sent.
+    receiver.respond = (_request, index) => (index === 0 ? { status: 503, delayMs: 500 } : index < 32 ? { status: 204, delayMs: 500 } : 204);
+    const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    const names = Array.from({ length: 48 }, (_, n) => `lane ${n}`);
+    for (const name of names) await api.create('Products', { name });
+    // Well before the leases of what was handed back would run out (6.6 s): they were given back.
+    await api.deliveriesSettled(5_000);
+    const givenBack = claims.mock.calls.flatMap((call) => call[5]?.givenBack ?? []);
+    claims.mockRestore();
+    expect(givenBack.length).toBeGreaterThan(0);
+    const rows = await api.tidings.database.db.selectFrom('deliveries').select(['status', 'attempts']).where('webhook_id', '=', webhook.id).execute();
+    expect(rows).toHaveLength(48);
+    expect(rows.every((row) => row.status === 'delivered')).toBe(true);
+    // One attempt each, and a second for the one that failed: as many as the receiver saw.
+    const hits = receiver.requests.filter((request) => request.path === '/lane');
+    expect(rows.reduce((sum, row) => sum + Number(row.attempts), 0)).toBe(49);
+    expect(hits).toHaveLength(49);
+    const delivered = hits.filter((_request, index) => index !== 0).map((request) => (request.json as { entity: { name: string } }[])[0]!.entity.name);
+    expect(delivered.sort()).toEqual([...names].sort());
+  });
 });
 
 describe.each(databaseKinds)('the SSRF guard (%s)', (kind) => {

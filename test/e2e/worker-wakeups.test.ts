@@ -4,6 +4,7 @@
 // of its attempts to end.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeliveryWorker } from '../../src/delivery/worker.js';
+import { Lanes } from '../../src/delivery/lanes.js';
 import { HttpSender } from '../../src/delivery/sender.js';
 import { TargetPolicy } from '../../src/domain/target-policy.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
@@ -23,7 +24,7 @@ describe('the delivery worker woken by new work', () => {
   let testDatabase: TestDatabase;
   let database: Database;
   let queue: DeliveryQueue;
-  let sender: HttpSender;
+  let sender: Lanes;
   let worker: DeliveryWorker;
 
   beforeAll(async () => {
@@ -32,7 +33,7 @@ describe('the delivery worker woken by new work', () => {
     await migrateToLatest(database);
     const records = new RecordStore(database);
     queue = new DeliveryQueue(database);
-    sender = new HttpSender(1_000, new TargetPolicy());
+    sender = new Lanes(new HttpSender(1_000, new TargetPolicy()));
     worker = new DeliveryWorker(
       { queue, records, sender, webhookStatus: new WebhookStatusStore(database, records) },
       // Polling once a minute: every claim here is one a wake-up asked for.
@@ -89,19 +90,25 @@ describe('the delivery worker woken by work for a webhook at its cap', () => {
   it('claims nothing for it until one of its attempts ends, then sends the rest', async () => {
     const owner = (await api.first('Clients')).id;
     await api.create('Webhooks', { url: `${receiver.url}/capped`, events: ['Account.Create'] });
-    // The first 32 (the worker's cap for one webhook) take 1.5 s to answer; later ones answer at once.
+    // The first 32 (the worker's cap for one webhook in flight) take 1.5 s to answer; later ones answer
+    // at once. The next 32 are handed to the webhook's lane meanwhile, where they wait their turn.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 1_500 } : 204);
-    for (let n = 0; n < 32; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    const handedOver = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    for (let n = 0; n < 64; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await receiver.waitForRequests(32);
+    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(64));
+    handedOver.mockRestore();
 
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
-    for (let n = 32; n < 40; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    for (let n = 64; n < 72; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await sleep(100);
     expect(claims).not.toHaveBeenCalled();
     expect(receiver.requests).toHaveLength(32);
 
-    // The held attempts end: their webhook has room again, and the eight waiting go out.
-    await receiver.waitForRequests(40);
+    // The held attempts end: the waiting ones go out, their webhook has room again, and the eight
+    // left go out too, each account once.
+    await receiver.waitForRequests(72);
     expect(claims).toHaveBeenCalled();
+    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 72);
   });
 });
