@@ -46,7 +46,13 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function startWorker(config: Config, database: Database, records: RecordStore, queue: DeliveryQueue, options: WorkerOptions): RunningWorker {
+/**
+ * Claims under way at once in a worker process of its own (on PostgreSQL). A serving process's worker
+ * claims one at a time: beside the API, two took CPU and connections from the writes.
+ */
+const WORKER_PROCESS_CLAIMS_AT_ONCE = 2;
+
+function startWorker(config: Config, database: Database, records: RecordStore, queue: DeliveryQueue, options: WorkerOptions & { claimsAtOnce?: number }): RunningWorker {
   // Its HTTP runs on a thread of its own (see threaded-sender.ts), the SSRF guard with it.
   const sender = new ThreadedSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
   const worker = new DeliveryWorker(
@@ -58,6 +64,7 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
       pollIntervalMs: options.workerPollIntervalMs,
       signatureGraceHours: config.signatureGraceHours,
       breaker: config.breaker,
+      claimsAtOnce: options.claimsAtOnce,
     },
   );
   const listener = listenForDeliveries(database, () => worker.wake(), (error) =>
@@ -153,7 +160,7 @@ export async function openWorkerProcess(config: Config, options: WorkerOptions =
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database);
-    const running = startWorker(config, database, new RecordStore(database), new DeliveryQueue(database), options);
+    const running = startWorker(config, database, new RecordStore(database), new DeliveryQueue(database), { ...options, claimsAtOnce: WORKER_PROCESS_CLAIMS_AT_ONCE });
     return {
       close: async () => {
         await running.stop();

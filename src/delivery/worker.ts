@@ -28,6 +28,8 @@ export interface WorkerSettings {
   readonly breaker: BreakerSettings;
   /** At most this many deliveries of one webhook in flight at once. */
   readonly perWebhookConcurrency?: number;
+  /** Claims under way at once, where the queue allows more than one (default 1). */
+  readonly claimsAtOnce?: number;
 }
 
 export interface WorkerDependencies {
@@ -42,6 +44,9 @@ export interface WorkerDependencies {
 
 /** What an attempt came to: finished (to be recorded), handed back unsent by its lane, or nothing to record. */
 type AttemptEnd = { readonly sent: true; readonly finished: FinishedAttempt } | { readonly sent: false; readonly id: string } | null;
+
+/** How the loop's sleep ended: a wake-up (work), its time, or a claim ending. */
+type Awakening = 'woken' | 'timed-out' | 'interrupted';
 
 const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
@@ -77,7 +82,7 @@ export class DeliveryWorker {
   readonly id = `worker-${randomBytes(6).toString('hex')}`;
   private running = false;
   private loop: Promise<void> | null = null;
-  private wakeUp: (() => void) | null = null;
+  private wakeUp: ((awakening: Awakening) => void) | null = null;
   private wakeRequested = false;
   /** When the last claim began (monotonic ms), and a wake-up put off until the spacing allows it. */
   private lastClaimAt = Number.NEGATIVE_INFINITY;
@@ -129,7 +134,7 @@ export class DeliveryWorker {
   /** Stop sleeping: claim now. */
   private wakeNow(): void {
     this.wakeRequested = true;
-    this.wakeUp?.();
+    this.wakeUp?.('woken');
   }
 
   private now = () => (this.deps.clock ?? Date.now)();
@@ -187,8 +192,64 @@ export class DeliveryWorker {
       if (inFlight.size === 0 || ended.length + givenBack.length >= refillBatch) this.wakeNow();
       else recordTimer ??= setTimeout(() => this.wakeNow(), RECORD_DELAY_MS);
     };
+    const startAttempts = async (claimed: readonly ClaimedDelivery[]) => {
+      const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
+      for (const delivery of claimed) {
+        count(delivery.webhook_id, 1);
+        const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook })
+          .catch((error) => {
+            this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
+            return null;
+          })
+          .then((result) => {
+            inFlight.delete(attempt);
+            count(delivery.webhook_id, -1);
+            attemptEnded(result);
+          });
+        inFlight.set(attempt, { webhookId: delivery.webhook_id, startedAt: performance.now() });
+      }
+    };
+    // Claims under way, and the rows they may still lease: a claim beside them leaves those free.
+    const claims = new Set<Promise<void>>();
+    let reserved = 0;
+    // The last claim left due work behind (its webhook capped, or paused).
+    let waiting = false;
+    const claimAndSend = (limit: number) => {
+      const finished = ended;
+      const unsent = givenBack;
+      ended = [];
+      givenBack = [];
+      const fairness = { perWebhook: Math.max(0, handedOverPerWebhook - reserved), sending, breakerThreshold: this.settings.breaker.threshold };
+      reserved += limit;
+      const backOff = () => new Promise((resolve) => setTimeout(resolve, ERROR_BACKOFF_MS));
+      const claim = this.deps.queue
+        .claimDue(this.id, this.now(), limit, leaseMs, fairness, { finished, givenBack: unsent })
+        .then(async (result) => {
+          waiting = result.waiting;
+          await startAttempts(result.rows).catch(async (error: unknown) => {
+            this.deps.logger?.error({ err: error }, 'delivery worker could not start what it claimed; the leases will run out and it will be tried again');
+            await backOff();
+          });
+        }, async (error: unknown) => {
+          // Not recorded: kept for the next claim (their leases hold meanwhile).
+          ended = [...finished, ...ended];
+          givenBack = [...unsent, ...givenBack];
+          this.deps.logger?.error({ err: error }, 'delivery worker claim failed; retrying');
+          await backOff();
+        })
+        .finally(() => {
+          reserved -= limit;
+          claims.delete(claim);
+          // A claim that leaves nothing to do lets the loop go to sleep until the next is due.
+          this.interruptSleep();
+        });
+      claims.add(claim);
+    };
+    const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const claimsAtOnce = this.deps.queue.claimsRunSideBySide ? (this.settings.claimsAtOnce ?? 1) : 1;
+    let claimNow = true;
     while (this.running) {
-      try {
+      if (claimNow) {
         this.wakeRequested = false;
         if (recordTimer) clearTimeout(recordTimer);
         recordTimer = null;
@@ -200,72 +261,51 @@ export class DeliveryWorker {
         const recent = new Map<string, number>();
         for (const { webhookId, startedAt } of inFlight.values()) if (now - startedAt < SLOW_ATTEMPT_MS) recent.set(webhookId, (recent.get(webhookId) ?? 0) + 1);
         const busy = [...recent.values()].reduce((sum, attempts) => sum + Math.min(attempts, perWebhook), 0);
-        const free = Math.min(concurrency - busy, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size);
-        const finished = ended;
-        const unsent = givenBack;
-        ended = [];
-        givenBack = [];
-        const fairness = { perWebhook: handedOverPerWebhook, sending, breakerThreshold: this.settings.breaker.threshold };
-        const claim = await this.deps.queue
-          .claimDue(this.id, this.now(), free, leaseMs, fairness, { finished, givenBack: unsent })
-          .catch((error: unknown) => {
-            // Not recorded: kept for the next claim (their leases hold meanwhile).
-            ended = [...finished, ...ended];
-            givenBack = [...unsent, ...givenBack];
-            throw error;
-          });
-        const claimed = claim.rows;
-        const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
-        for (const delivery of claimed) {
-          count(delivery.webhook_id, 1);
-          const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook })
-            .catch((error) => {
-              this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
-              return null;
-            })
-            .then((result) => {
-              inFlight.delete(attempt);
-              count(delivery.webhook_id, -1);
-              attemptEnded(result);
-            });
-          inFlight.set(attempt, { webhookId: delivery.webhook_id, startedAt: performance.now() });
-        }
-        // Attempts in flight, or due work left behind: ending attempts (or new work) wake the loop.
-        // Otherwise sleep until the next delivery falls due.
-        if (inFlight.size > 0 || claim.waiting) await this.sleep(this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
-        else await this.sleepUntilDue();
-      } catch (error) {
-        this.deps.logger?.error({ err: error }, 'delivery worker iteration failed; retrying');
-        await this.sleep(ERROR_BACKOFF_MS);
+        const free = Math.min(concurrency - busy, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size) - reserved;
+        claimAndSend(Math.max(0, free));
       }
+      if (claims.size >= claimsAtOnce) await Promise.race(claims);
+      // Claims or attempts under way, or due work left behind: ending attempts (or new work) wake the
+      // loop. Otherwise sleep until the next delivery falls due.
+      const idle = claims.size === 0 && inFlight.size === 0 && !waiting;
+      // Woken by a claim ending, not by work: nothing new to claim.
+      claimNow = (idle ? await this.sleepUntilDue() : await this.sleep(poll)) !== 'interrupted';
     }
+    await Promise.all(claims);
     await Promise.all(inFlight.keys());
     if (recordTimer) clearTimeout(recordTimer);
     await this.deps.queue.finishAttempts(this.id, ended, givenBack);
   }
 
   // Nothing due: sleep until the next delivery falls due, at most the polling interval.
-  private async sleepUntilDue(): Promise<void> {
+  private async sleepUntilDue(): Promise<Awakening> {
     const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    const next = await this.deps.queue.nextDueAt();
+    const next = await this.deps.queue.nextDueAt().catch((error: unknown) => {
+      this.deps.logger?.error({ err: error }, 'delivery worker could not read when the next delivery is due; polling');
+      return null;
+    });
     const untilDue = next === null ? poll : next - this.now();
-    await this.sleep(untilDue > 0 ? Math.min(poll, untilDue) : poll);
+    return this.sleep(untilDue > 0 ? Math.min(poll, untilDue) : poll);
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.wakeRequested || !this.running) return Promise.resolve();
+  private sleep(ms: number): Promise<Awakening> {
+    if (this.wakeRequested || !this.running) return Promise.resolve('woken');
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const timer = setTimeout(() => done('timed-out'), ms);
+      const done = (awakening: Awakening) => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = null;
-        done();
+        resolve(awakening);
       };
+      this.wakeUp = done;
     });
   }
+
+  /** Ends the loop's sleep without a wake-up: it goes back to sleep unless there is nothing left to do. */
+  private interruptSleep(): void {
+    this.wakeUp?.('interrupted');
+  }
+
 
   // During a rotation (Standard Webhooks form only: Pipeliner's header holds one value) the previous
   // secret signs beside the new one until the grace period ends.

@@ -288,7 +288,16 @@ export class DeliveryQueue {
       FROM finished AS f JOIN updated ON updated.id = f.id`;
   });
 
-  constructor(private readonly database: Database) {}
+  /**
+   * Whether one worker may have several claims under way at once: on PostgreSQL each runs on a
+   * connection of its own, and their row locks (taken with SKIP LOCKED) keep the rows they lease
+   * apart; on SQLite a claim holds the one write lock from start to end.
+   */
+  readonly claimsRunSideBySide: boolean;
+
+  constructor(private readonly database: Database) {
+    this.claimsRunSideBySide = database.capabilities.rowLocks;
+  }
 
   /**
    * Stores `deliveries` in the executor's transaction and, on PostgreSQL, wakes the worker processes

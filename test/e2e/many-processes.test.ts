@@ -103,6 +103,39 @@ describe('many processes on one PostgreSQL database', () => {
     receiver.reset();
   }, 180_000);
 
+  it("keeps each record's changes in commit order with a worker's claims side by side", async () => {
+    const webhook = await api('POST', 'Webhooks', { url: `${receiver.url}/in-order`, events: ['Product.Update'], options: { chunk_size: 1 } });
+    const ids = (await api('POST', 'Products/batch-modify', Array.from({ length: 5 }, (_, index) => ({ name: `ordered ${index} round 0` })))) as string[];
+    // Each answer takes 5 ms: a record's next change must not arrive before its previous one was answered.
+    const answered = new Map<string, number>();
+    const early: string[] = [];
+    receiver.respond = (request) => {
+      const [, index, round] = /^ordered (\d+) round (\d+)$/.exec(request.json[0].entity.name)!;
+      if ((answered.get(index!) ?? 0) !== Number(round) - 1) early.push(`${index} round ${round}`);
+      setTimeout(() => answered.set(index!, Number(round)), 5);
+      return { status: 204, delayMs: 5 };
+    };
+    // A backlog first: claims could take several changes of a record at once if they did not wait.
+    const rounds = 20;
+    for (let round = 1; round <= rounds; round += 1) {
+      await api('POST', 'Products/batch-modify', ids.map((id, index) => ({ id, name: `ordered ${index} round ${round}` })));
+    }
+    const worker = await start(['worker']);
+    await allDelivered(webhook.id, 60_000);
+    const roundsSeen = new Map<string, number[]>();
+    for (const item of receiver.items) {
+      const [, index, round] = /^ordered (\d+) round (\d+)$/.exec(item.entity.name)!;
+      roundsSeen.set(index!, [...(roundsSeen.get(index!) ?? []), Number(round)]);
+    }
+    expect(early).toEqual([]);
+    expect(roundsSeen.size).toBe(5);
+    for (const seen of roundsSeen.values()) expect(seen).toEqual([...Array(rounds).keys()].map((round) => round + 1));
+    worker.child.kill('SIGTERM');
+    await exited(worker.child);
+    await api('DELETE', `Webhooks/${webhook.id}`);
+    receiver.reset();
+  }, 120_000);
+
   it('loses nothing when a worker is killed mid-load: its leases run out and another sends them', async () => {
     const webhook = await api('POST', 'Webhooks', { url: `${receiver.url}/killed`, events: ['Product.Create'], options: { chunk_size: 1 } });
     receiver.respond = { status: 204, delayMs: 100 };
