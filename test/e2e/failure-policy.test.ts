@@ -134,7 +134,7 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     const names = Array.from({ length: 48 }, (_, n) => `lane ${n}`);
     for (const name of names) await api.create('Products', { name });
-    // Well before the leases of what was handed back would run out (6.6 s): they were given back.
+    // Well before the leases of what was handed back would run out (7.4 s): they were given back.
     await api.deliveriesSettled(5_000);
     const givenBack = claims.mock.calls.flatMap((call) => call[5]?.givenBack ?? []);
     claims.mockRestore();

@@ -91,24 +91,24 @@ describe('the delivery worker woken by work for a webhook at its cap', () => {
     const owner = (await api.first('Clients')).id;
     await api.create('Webhooks', { url: `${receiver.url}/capped`, events: ['Account.Create'] });
     // The first 32 (the worker's cap for one webhook in flight) take 1.5 s to answer; later ones answer
-    // at once. The next 32 are handed to the webhook's lane meanwhile, where they wait their turn.
+    // at once. The next 64 are handed to the webhook's lane meanwhile, where they wait their turn.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 1_500 } : 204);
     const handedOver = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
-    for (let n = 0; n < 64; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    for (let n = 0; n < 96; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await receiver.waitForRequests(32);
-    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(64));
+    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(96));
     handedOver.mockRestore();
 
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
-    for (let n = 64; n < 72; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    for (let n = 96; n < 104; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await sleep(100);
     expect(claims).not.toHaveBeenCalled();
     expect(receiver.requests).toHaveLength(32);
 
     // The held attempts end: the waiting ones go out, their webhook has room again, and the eight
     // left go out too, each account once.
-    await receiver.waitForRequests(72);
+    await receiver.waitForRequests(104);
     expect(claims).toHaveBeenCalled();
-    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 72);
+    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 104);
   });
 });
