@@ -106,7 +106,11 @@ describe.each([
     // The first three started at once, the last waited for three rounds before it.
     expect(outcomes.slice(0, 3).every((outcome) => outcome.sent && outcome.waitedMs < 20)).toBe(true);
     expect(outcomes[11]!.sent && outcomes[11]!.waitedMs).toBeGreaterThanOrEqual(55);
-    expect(receiver.requests.map((request) => request.json?.n)).toEqual([...Array(12).keys()]);
+    // Started in the order handed over (all handed over at once): each waited no less than the one
+    // before it. The receiver may see two started together in either order.
+    const waited = outcomes.map((outcome) => (outcome.sent ? outcome.waitedMs : Number.NaN));
+    waited.slice(1).forEach((ms, n) => expect(ms).toBeGreaterThanOrEqual(waited[n]! - 1));
+    expect(receiver.requests.map((request) => request.json?.n).sort((a, b) => a - b)).toEqual([...Array(12).keys()]);
   });
 
   it('hands back unsent what waits behind an attempt that was not delivered; other lanes go on', async () => {
