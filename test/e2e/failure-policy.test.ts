@@ -125,15 +125,17 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     api.tidings.database.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', deliveryId).execute();
 
   it('sends what waited in the webhook\'s lane behind a failed attempt later, each delivery delivered once', async () => {
-    const webhook = await api.create('Webhooks', { url: `${receiver.url}/lane`, events: ['Product.Create'] });
+    // Disabled while the products are created, so that their 48 deliveries fall due together.
+    const webhook = await api.create('Webhooks', { url: `${receiver.url}/lane`, events: ['Product.Create'], is_disabled: true });
     webhookIds.push(webhook.id);
-    // The first 32 (one webhook's attempts in flight at most) are held for half a second (within the
-    // timeout), the very first of them failed: what waits behind them in the lane is handed back,
-    // claimed again and sent.
-    receiver.respond = (_request, index) => (index === 0 ? { status: 503, delayMs: 500 } : index < 32 ? { status: 204, delayMs: 500 } : 204);
-    const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     const names = Array.from({ length: 48 }, (_, n) => `lane ${n}`);
     for (const name of names) await api.create('Products', { name });
+    // The first 32 (one webhook's attempts in flight at most) are held for half a second (within the
+    // timeout), the very first of them failed: the 16 waiting behind them in the lane are handed
+    // back, claimed again and sent.
+    receiver.respond = (_request, index) => (index === 0 ? { status: 503, delayMs: 500 } : index < 32 ? { status: 204, delayMs: 500 } : 204);
+    const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    await api.patch(`entities/Webhooks/${webhook.id}`, { is_disabled: false });
     // Well before the leases of what was handed back would run out (7.4 s): they were given back.
     await api.deliveriesSettled(5_000);
     const givenBack = claims.mock.calls.flatMap((call) => call[5]?.givenBack ?? []);

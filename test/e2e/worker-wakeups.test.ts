@@ -90,9 +90,10 @@ describe('the delivery worker woken by work for a webhook at its cap', () => {
   it('claims nothing for it until one of its attempts ends, then sends the rest', async () => {
     const owner = (await api.first('Clients')).id;
     await api.create('Webhooks', { url: `${receiver.url}/capped`, events: ['Account.Create'] });
-    // The first 32 (the worker's cap for one webhook in flight) take 1.5 s to answer; later ones answer
-    // at once. The next 64 are handed to the webhook's lane meanwhile, where they wait their turn.
-    receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 1_500 } : 204);
+    // The first 32 (the worker's cap for one webhook in flight) take 3 s to answer, time enough for
+    // the rest of the test; later ones answer at once. The next 64 are handed to the webhook's lane
+    // meanwhile, where they wait their turn.
+    receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 3_000 } : 204);
     const handedOver = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     for (let n = 0; n < 96; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await receiver.waitForRequests(32);
