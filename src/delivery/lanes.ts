@@ -4,6 +4,7 @@
 // claim meanwhile. Once an attempt in a lane is not delivered, the attempts still waiting in it are
 // handed back unsent: a failing receiver gets no more at once than its width, and the worker's
 // failure policy and breaker decide about the rest, as they do for any delivery not yet claimed.
+import { isDeliveredStatus } from '../domain/failure-policy.js';
 import type { Attempt, AttemptResult, AttemptSender } from './sender.js';
 
 /** A webhook's lane: at most `width` of its attempts in flight at once. */
@@ -33,8 +34,6 @@ interface LaneState {
   readonly waiting: Waiting[];
 }
 
-const delivered = (result: AttemptResult) => result.status !== null && result.status >= 200 && result.status < 300;
-
 export class Lanes implements LanedSender {
   private readonly lanes = new Map<string, LaneState>();
 
@@ -59,7 +58,7 @@ export class Lanes implements LanedSender {
     const waitedMs = performance.now() - handedAt;
     void this.sender.send(attempt).then((result) => {
       state.running -= 1;
-      if (!delivered(result)) for (const unsent of state.waiting.splice(0)) unsent.resolve({ sent: false });
+      if (!isDeliveredStatus(result.status)) for (const unsent of state.waiting.splice(0)) unsent.resolve({ sent: false });
       const next = state.waiting.shift();
       if (next) this.start(lane, state, next);
       else if (state.running === 0) this.lanes.delete(lane.id);

@@ -77,8 +77,7 @@ export class ThreadedSender implements LanedSender {
       }
     });
     // A thread that dies fails the attempts it held, waiting ones too (they are retried as any failed
-    // attempt is);
-    // the next attempt starts a new one.
+    // attempt is); the next attempt starts a new one.
     const stopped = (why: string) => {
       if (this.thread === thread) this.thread = null;
       for (const [id, resolve] of this.inThread) {

@@ -12,10 +12,13 @@ export type Verdict =
 export const MIN_RETRY_AFTER_MS = 1_000;
 export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
+/** A 2xx: the receiver took the delivery. */
+export const isDeliveredStatus = (status: number | null): boolean => status !== null && status >= 200 && status < 300;
+
 export function judgeAttempt(status: number | null, forbidden: boolean, retryAfter: string | undefined, nowMs: number): Verdict {
   if (forbidden) return { outcome: 'give-up' };
   if (status === null) return { outcome: 'retry', retryAfterMs: null };
-  if (status >= 200 && status < 300) return { outcome: 'delivered' };
+  if (isDeliveredStatus(status)) return { outcome: 'delivered' };
   if (status === 410) return { outcome: 'disable' };
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { outcome: 'give-up' };
   return { outcome: 'retry', retryAfterMs: parseRetryAfter(retryAfter, nowMs) };
