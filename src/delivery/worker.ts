@@ -272,7 +272,14 @@ export class DeliveryWorker {
         const recent = new Map<string, number>();
         for (const { webhookId, startedAt } of inFlight.values()) if (now - startedAt < SLOW_ATTEMPT_MS) recent.set(webhookId, (recent.get(webhookId) ?? 0) + 1);
         const busy = [...recent.values()].reduce((sum, attempts) => sum + Math.min(attempts, perWebhook), 0);
-        const free = Math.min(concurrency - busy, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size) - reserved;
+        // A lane at its width may also take what can wait behind its attempts, beyond the free slots:
+        // a claim of only the free slots, after half a pool of ended attempts, found the lane empty
+        // and left it so until the claim was done (one webhook's drain on SQLite: its lane had
+        // nothing waiting 78.5 % of the time, 40.4 % with this rule; on PostgreSQL 6,605-6,980/s
+        // against 8,408-8,418/s, alternating).
+        let laneRoom = 0;
+        for (const [webhookId, attempts] of recent) if (attempts >= perWebhook) laneRoom += Math.max(0, handedOverPerWebhook - (sending.get(webhookId) ?? 0));
+        const free = Math.min(concurrency - busy + laneRoom, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size) - reserved;
         claimAndSend(Math.max(0, free));
       }
       if (claims.size >= claimsAtOnce) await Promise.race(claims);

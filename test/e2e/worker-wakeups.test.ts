@@ -113,3 +113,42 @@ describe('the delivery worker woken by work for a webhook at its cap', () => {
     expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 104);
   });
 });
+
+describe('the delivery worker draining one webhook\'s backlog', () => {
+  let api: TestApi;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+    api = await TestApi.start('sqlite', { workers: true });
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await api.close();
+    await receiver.close();
+  });
+
+  it('refills the webhook\'s lane as its attempts end, beyond the slots the pool has free', async () => {
+    // Disabled while the accounts are created, so that their 200 deliveries fall due together.
+    const webhook = await api.create('Webhooks', { url: `${receiver.url}/backlog`, events: ['Account.Create'], is_disabled: true });
+    const owner = (await api.first('Clients')).id;
+    for (let n = 0; n < 200; n++) await api.create('Accounts', { name: `backlog ${n}`, owner_id: owner });
+    // The first 32 (one webhook's attempts in flight at most) answer after 300 ms, the 32 that waited
+    // behind them in its lane after 2 s, the rest at once.
+    receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 300 } : index < 64 ? { status: 204, delayMs: 2_000 } : 204);
+    const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    await api.patch(`entities/Webhooks/${webhook.id}`, { is_disabled: false });
+    await receiver.waitForRequests(64);
+    await sleep(200);
+    // The first claim took the pool's 64 (32 in flight, 32 in the lane). Once the first 32 ended, the
+    // lane was refilled to three times the cap (32 in flight, 64 waiting), not only by the 32 slots
+    // the pool had free: 128 handed over in all while the second 32 are in flight.
+    const handedOver = (await Promise.all(claims.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows);
+    claims.mockRestore();
+    expect(handedOver).toHaveLength(128);
+    expect(receiver.requests).toHaveLength(64);
+    await receiver.waitForRequests(200);
+    await api.deliveriesSettled(5_000);
+    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 200);
+  });
+});
