@@ -3,7 +3,9 @@
 // its attempts ends, without a turn of the worker's own loop, which on SQLite is busy with the next
 // claim meanwhile. Once an attempt in a lane is not delivered, the attempts still waiting in it are
 // handed back unsent: a failing receiver gets no more at once than its width, and the worker's
-// failure policy and breaker decide about the rest, as they do for any delivery not yet claimed.
+// failure policy and breaker decide about the rest, as they do for any delivery not yet claimed. So
+// is an attempt whose turn comes too late to end before its lease does (`startWithinMs`): its lease
+// then need not cover the wait of every attempt ahead of it in the lane.
 import { isDeliveredStatus } from '../domain/failure-policy.js';
 import type { Attempt, AttemptResult, AttemptSender } from './sender.js';
 
@@ -13,19 +15,23 @@ export interface Lane {
   readonly width: number;
 }
 
-/** What became of an attempt handed to a lane: sent, after waiting `waitedMs` for its turn, or handed back unsent. */
+/**
+ * What became of an attempt handed to a lane: sent, after waiting `waitedMs` for its turn, or handed
+ * back unsent (one before it was not delivered, or its turn did not come in time).
+ */
 export type LaneOutcome = { readonly sent: true; readonly result: AttemptResult; readonly waitedMs: number } | { readonly sent: false };
 
 /** Sends attempts through lanes: Lanes in this thread, ThreadedSender in a thread of its own. */
 export interface LanedSender {
-  /** Never rejects: a failure is a result without a status. */
-  send(attempt: Attempt, lane: Lane): Promise<LaneOutcome>;
+  /** Never rejects: a failure is a result without a status. Unsent unless it can start within `startWithinMs`. */
+  send(attempt: Attempt, lane: Lane, startWithinMs?: number): Promise<LaneOutcome>;
   close(): Promise<void>;
 }
 
 interface Waiting {
   readonly attempt: Attempt;
   readonly handedAt: number;
+  readonly startWithinMs: number;
   readonly resolve: (outcome: LaneOutcome) => void;
 }
 
@@ -39,11 +45,12 @@ export class Lanes implements LanedSender {
 
   constructor(private readonly sender: AttemptSender) {}
 
-  send(attempt: Attempt, lane: Lane): Promise<LaneOutcome> {
+  send(attempt: Attempt, lane: Lane, startWithinMs = Number.POSITIVE_INFINITY): Promise<LaneOutcome> {
     return new Promise((resolve) => {
+      if (startWithinMs < 0) return resolve({ sent: false });
       let state = this.lanes.get(lane.id);
       if (!state) this.lanes.set(lane.id, (state = { running: 0, waiting: [] }));
-      const waiting = { attempt, handedAt: performance.now(), resolve };
+      const waiting = { attempt, handedAt: performance.now(), startWithinMs, resolve };
       if (state.running < lane.width) this.start(lane, state, waiting);
       else state.waiting.push(waiting);
     });
@@ -59,10 +66,20 @@ export class Lanes implements LanedSender {
     void this.sender.send(attempt).then((result) => {
       state.running -= 1;
       if (!isDeliveredStatus(result.status)) for (const unsent of state.waiting.splice(0)) unsent.resolve({ sent: false });
-      const next = state.waiting.shift();
+      const next = this.nextInTime(state);
       if (next) this.start(lane, state, next);
       else if (state.running === 0) this.lanes.delete(lane.id);
       resolve({ sent: true, result, waitedMs });
     });
+  }
+
+  /** The next waiting attempt that may still start; those whose time ran out are handed back unsent. */
+  private nextInTime(state: LaneState): Waiting | undefined {
+    const now = performance.now();
+    for (let next = state.waiting.shift(); next; next = state.waiting.shift()) {
+      if (now - next.handedAt <= next.startWithinMs) return next;
+      next.resolve({ sent: false });
+    }
+    return undefined;
   }
 }

@@ -19,6 +19,7 @@ interface Sent {
   readonly id: number;
   readonly attempt: Attempt;
   readonly lane: Lane;
+  readonly startWithinMs: number | undefined;
 }
 
 interface Answered {
@@ -37,13 +38,13 @@ export class ThreadedSender implements LanedSender {
 
   constructor(private readonly settings: SenderThreadSettings) {}
 
-  send(attempt: Attempt, lane: Lane): Promise<LaneOutcome> {
+  send(attempt: Attempt, lane: Lane, startWithinMs?: number): Promise<LaneOutcome> {
     return new Promise((resolve) => {
       const id = (this.lastId += 1);
       this.inThread.set(id, resolve);
       // A claim's attempts start together: they go over as one message once it has started them all.
       if (this.batch.length === 0) queueMicrotask(() => this.flush());
-      this.batch.push({ id, attempt, lane });
+      this.batch.push({ id, attempt, lane, startWithinMs });
     });
   }
 
@@ -113,9 +114,9 @@ export function serveAttempts(port: MessagePort, settings: SenderThreadSettings)
       closing = true;
       return closeWhenDone();
     }
-    for (const { id, attempt, lane } of message) {
+    for (const { id, attempt, lane, startWithinMs } of message) {
       sending += 1;
-      void sender.send(attempt, lane).then((outcome) => {
+      void sender.send(attempt, lane, startWithinMs).then((outcome) => {
         sending -= 1;
         // Responses that arrive together go back as one message.
         if (answers.length === 0) queueMicrotask(answer);

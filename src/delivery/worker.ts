@@ -13,6 +13,7 @@ import type { WebhookDefinition } from '../domain/webhook-matching.js';
 import type { ClaimedDelivery, DeliveryQueue, FinishedAttempt } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import type { WebhookStatusStore } from '../store/webhook-status.js';
+import { planClaim, type ClaimPlan } from './claim-plan.js';
 import type { Lane, LanedSender } from './lanes.js';
 
 export interface WorkerSettings {
@@ -57,13 +58,24 @@ const RECORD_DELAY_MS = 20;
 // backlog alone still keeps 32 attempts in flight (the raw-POST baseline's concurrency).
 const DEFAULT_PER_WEBHOOK_CONCURRENCY = 32;
 /**
- * A webhook's deliveries handed to the sender at most, as a multiple of its cap: twice as many as
- * may be in flight wait in its lane (see lanes.ts) and start as attempts end, while the next claim
- * runs. Without them a webhook's attempts in flight fell to 16 of 32 at every claim; with as many
- * again as its cap, the lane ran dry during the claim that refills it (SQLite drain, alternating:
- * 7,215-12,820/s with twice, against 6,299-10,470/s).
+ * A webhook's deliveries handed to the sender at most, as a multiple of its cap: three times as many
+ * as may be in flight wait in its lane (see lanes.ts) and start as attempts end, while the next
+ * claims run. Without them a webhook's attempts in flight fell to 16 of 32 at every claim; with as
+ * many again as its cap, the lane ran dry during the claim that refills it (SQLite drain,
+ * alternating: 7,215-12,820/s with twice, against 6,299-10,470/s). On PostgreSQL, whose claims take
+ * longer (6-9 ms in a worker process's drain), three times the cap left the lane with nothing
+ * waiting most of the time: 8,072-8,271/s, against 9,154-9,356/s with four times. Six times drained
+ * 10,366-10,638/s, but two worker processes then drained less than one (0.94-0.97 ×; 1.01-1.03 × with
+ * four), likely (not measured) as each claim steps past the rows the workers hold, more of them the
+ * deeper the lanes.
  */
-const HANDED_OVER_PER_CAP = 3;
+const HANDED_OVER_PER_CAP = 4;
+/**
+ * A claim's lease is two timeouts and this: an attempt starts within a timeout of its claim or is
+ * handed back unsent (see lanes.ts), then ends within a timeout, so it always ends before its lease
+ * does, with this to spare: another worker never takes a row that is still being sent.
+ */
+const LEASE_MARGIN_MS = 5_000;
 /**
  * New work wakes the worker at most this long after its last claim began: under a stream of API
  * writes it claims the deliveries of several writes at once, not one claim (a transaction beside the
@@ -77,8 +89,6 @@ const NEW_WORK_SPACING_MS = 5;
  * healthy webhooks kept 71 % of their rate without this rule, 92 % with it).
  */
 const SLOW_ATTEMPT_MS = 1_000;
-/** Attempts in flight at most, slow ones included, as a multiple of the pool: bounds the sockets. */
-const MOST_IN_FLIGHT_PER_SLOT = 4;
 
 export class DeliveryWorker {
   readonly id = `worker-${randomBytes(6).toString('hex')}`;
@@ -176,10 +186,8 @@ export class DeliveryWorker {
     // benchmark's --quick isolation: 59.5-61.4 % of their rate, against 90.3-114.8 % with this rule).
     const refillBatch = Math.max(1, Math.floor(concurrency / 2));
     const emptiedBatch = Math.max(1, Math.floor(concurrency / 4));
-    // Long enough that an attempt always ends before its lease, however long it waited in its lane
-    // (a timeout for each round of its cap before it): another worker never takes a row that is
-    // still being sent.
-    const leaseMs = HANDED_OVER_PER_CAP * this.settings.deliveryTimeoutMs + 5_000;
+    const timeoutMs = this.settings.deliveryTimeoutMs;
+    const leaseMs = 2 * timeoutMs + LEASE_MARGIN_MS;
     // Each attempt in flight, with when it started (monotonic ms).
     const inFlight = new Map<Promise<void>, { readonly webhookId: string; readonly startedAt: number }>();
     const count = (webhookId: string, change: 1 | -1) => {
@@ -202,11 +210,11 @@ export class DeliveryWorker {
       if (inFlight.size === 0 || ended.length + givenBack.length >= refillBatch || emptied >= emptiedBatch) this.wakeNow();
       else recordTimer ??= setTimeout(() => this.wakeNow(), RECORD_DELAY_MS);
     };
-    const startAttempts = async (claimed: readonly ClaimedDelivery[]) => {
+    const startAttempts = async (claimed: readonly ClaimedDelivery[], leaseEndsAt: number) => {
       const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
       for (const delivery of claimed) {
         count(delivery.webhook_id, 1);
-        const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook })
+        const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook }, leaseEndsAt - timeoutMs - LEASE_MARGIN_MS)
           .catch((error) => {
             this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
             return null;
@@ -219,25 +227,24 @@ export class DeliveryWorker {
         inFlight.set(attempt, { webhookId: delivery.webhook_id, startedAt: performance.now() });
       }
     };
-    // Claims under way, and the rows they may still lease: a claim beside them leaves those free.
-    const claims = new Set<Promise<void>>();
-    let reserved = 0;
+    // Claims under way, each with its plan: a claim beside them leaves free what they may still lease.
+    const claims = new Map<Promise<void>, ClaimPlan>();
     // The last claim left due work behind (its webhook capped, or paused).
     let waiting = false;
-    const claimAndSend = (limit: number) => {
+    const claimAndSend = (plan: ClaimPlan) => {
       const finished = ended;
       const unsent = givenBack;
       ended = [];
       givenBack = [];
       emptied = 0;
-      const fairness = { perWebhook: Math.max(0, handedOverPerWebhook - reserved), sending, breakerThreshold: this.settings.breaker.threshold };
-      reserved += limit;
+      const fairness = { perWebhook: plan.perWebhook, rooms: plan.rooms, breakerThreshold: this.settings.breaker.threshold };
       const backOff = () => new Promise((resolve) => setTimeout(resolve, ERROR_BACKOFF_MS));
+      const claimedAt = this.now();
       const claim = this.deps.queue
-        .claimDue(this.id, this.now(), limit, leaseMs, fairness, { finished, givenBack: unsent })
+        .claimDue(this.id, claimedAt, plan.limit, leaseMs, fairness, { finished, givenBack: unsent })
         .then(async (result) => {
           waiting = result.waiting;
-          await startAttempts(result.rows).catch(async (error: unknown) => {
+          await startAttempts(result.rows, claimedAt + leaseMs).catch(async (error: unknown) => {
             this.deps.logger?.error({ err: error }, 'delivery worker could not start what it claimed; the leases will run out and it will be tried again');
             await backOff();
           });
@@ -249,12 +256,11 @@ export class DeliveryWorker {
           await backOff();
         })
         .finally(() => {
-          reserved -= limit;
           claims.delete(claim);
           // A claim that leaves nothing to do lets the loop go to sleep until the next is due.
           this.interruptSleep();
         });
-      claims.add(claim);
+      claims.set(claim, plan);
     };
     const poll = this.settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const claimsAtOnce = this.deps.queue.claimsRunSideBySide ? (this.settings.claimsAtOnce ?? 1) : 1;
@@ -266,30 +272,18 @@ export class DeliveryWorker {
         recordTimer = null;
         const now = performance.now();
         this.lastClaimAt = now;
-        // A webhook's attempts hold pool slots up to its lane's width: those beyond wait in the lane.
-        // (Counted whole, a silent receiver's waiting ones took the pool from the healthy nine beside
-        // it: they kept 73.7 % of their rate, against 97.3 % before the lanes.)
         const recent = new Map<string, number>();
         for (const { webhookId, startedAt } of inFlight.values()) if (now - startedAt < SLOW_ATTEMPT_MS) recent.set(webhookId, (recent.get(webhookId) ?? 0) + 1);
-        const busy = [...recent.values()].reduce((sum, attempts) => sum + Math.min(attempts, perWebhook), 0);
-        // A lane at its width may also take what can wait behind its attempts, beyond the free slots:
-        // a claim of only the free slots, after half a pool of ended attempts, found the lane empty
-        // and left it so until the claim was done (one webhook's drain on SQLite: its lane had
-        // nothing waiting 78.5 % of the time, 40.4 % with this rule; on PostgreSQL 6,605-6,980/s
-        // against 8,408-8,418/s, alternating).
-        let laneRoom = 0;
-        for (const [webhookId, attempts] of recent) if (attempts >= perWebhook) laneRoom += Math.max(0, handedOverPerWebhook - (sending.get(webhookId) ?? 0));
-        const free = Math.min(concurrency - busy + laneRoom, concurrency * MOST_IN_FLIGHT_PER_SLOT - inFlight.size) - reserved;
-        claimAndSend(Math.max(0, free));
+        claimAndSend(planClaim({ concurrency, perWebhook, handedOverPerWebhook }, { recent, sending, inFlight: inFlight.size }, [...claims.values()]));
       }
-      if (claims.size >= claimsAtOnce) await Promise.race(claims);
+      if (claims.size >= claimsAtOnce) await Promise.race(claims.keys());
       // Claims or attempts under way, or due work left behind: ending attempts (or new work) wake the
       // loop. Otherwise sleep until the next delivery falls due.
       const idle = claims.size === 0 && inFlight.size === 0 && !waiting;
       // Woken by a claim ending, not by work: nothing new to claim.
       claimNow = (idle ? await this.sleepUntilDue() : await this.sleep(poll)) !== 'interrupted';
     }
-    await Promise.all(claims);
+    await Promise.all(claims.keys());
     await Promise.all(inFlight.keys());
     if (recordTimer) clearTimeout(recordTimer);
     await this.deps.queue.finishAttempts(this.id, ended, givenBack);
@@ -348,8 +342,11 @@ export class DeliveryWorker {
     return webhooks;
   }
 
-  /** Attempts one delivery through its lane; resolves with what the attempt came to, to be recorded. */
-  private async deliver(delivery: ClaimedDelivery, webhook: WebhookDefinition | undefined, lane: Lane): Promise<AttemptEnd> {
+  /**
+   * Attempts one delivery through its lane, if its turn comes by `startBy` (epoch ms); resolves with
+   * what the attempt came to, to be recorded.
+   */
+  private async deliver(delivery: ClaimedDelivery, webhook: WebhookDefinition | undefined, lane: Lane, startBy: number): Promise<AttemptEnd> {
     const { queue, sender, logger } = this.deps;
     const signedAt = this.now();
     if (!webhook || webhook.is_deleted) {
@@ -365,7 +362,7 @@ export class DeliveryWorker {
       'webhook-timestamp': String(timestamp),
     };
     const signature = signatureHeader(format, this.secretsOf(webhook, format, signedAt), delivery.id, timestamp, delivery.body);
-    const sent = await sender.send({ url: webhook.url, headers: { ...headers, ...signature }, body: delivery.body, insecureSsl: webhook.insecure_ssl }, lane);
+    const sent = await sender.send({ url: webhook.url, headers: { ...headers, ...signature }, body: delivery.body, insecureSsl: webhook.insecure_ssl }, lane, startBy - signedAt);
     if (!sent.sent) return { sent: false, id: delivery.id };
     const { result } = sent;
     // Its signature's timestamp is when it was signed, before it waited for its turn in the lane.

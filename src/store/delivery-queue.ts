@@ -333,8 +333,9 @@ export class DeliveryQueue {
    * fairly:
    * - per record: a delivery waits while an earlier one of the same webhook about one of its records
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
-   * - per webhook: the worker has at most `perWebhook` of a webhook's deliveries in flight at once
-   *   (`sending` counts its attempts in flight), so a slow receiver cannot take all its slots;
+   * - per webhook: the claim leases at most `perWebhook` of a webhook's deliveries, or its room in
+   *   `rooms` where the worker has some of them already (its cap less what it holds), so a slow
+   *   receiver cannot take all its slots;
    * - across webhooks: each webhook that can go gets an equal share of the claim, and takes turns
    *   when more of them have work than the claim has rows;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
@@ -353,7 +354,7 @@ export class DeliveryQueue {
     now: number,
     limit: number,
     leaseMs: number,
-    fairness: { perWebhook?: number; sending?: ReadonlyMap<string, number>; breakerThreshold?: number } = {},
+    fairness: { perWebhook?: number; rooms?: ReadonlyMap<string, number>; breakerThreshold?: number } = {},
     ended: EndedAttempts = { finished: [], givenBack: [] },
   ): Promise<ClaimResult> {
     const perWebhook = fairness.perWebhook ?? limit;
@@ -369,7 +370,7 @@ export class DeliveryQueue {
       // Room for more in flight, where it is less than `perWebhook`.
       const rooms = new Map<string, number>();
       for (const webhookId of halfOpen) rooms.set(webhookId, lastProbes.has(webhookId) ? 1 : 0);
-      for (const [webhookId, sending] of fairness.sending ?? []) if (!halfOpen.has(webhookId)) rooms.set(webhookId, perWebhook - sending);
+      for (const [webhookId, room] of fairness.rooms ?? []) if (!halfOpen.has(webhookId)) rooms.set(webhookId, room);
       const cannotGo = new Set<string>();
       for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
       for (const [webhookId, room] of rooms) if (room <= 0) cannotGo.add(webhookId);

@@ -145,7 +145,7 @@ describe('many processes on one PostgreSQL database', () => {
     doomed.child.kill('SIGKILL');
     await exited(doomed.child);
     const survivor = await start(['worker']);
-    // The killed worker's leases (3 × timeout + 5 s) run out; then the survivor sends those too.
+    // The killed worker's leases (2 × timeout + 5 s) run out; then the survivor sends those too.
     await allDelivered(webhook.id, 60_000);
     const ids = deliveryIds('/killed');
     expect(new Set(ids).size).toBe(300);

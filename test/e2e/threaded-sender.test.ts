@@ -1,7 +1,8 @@
 // The HTTP sender on its own thread (delivery/threaded-sender.ts): every attempt comes back with its
 // own result, the SSRF guard holds in the thread, and a thread that dies fails only what it held.
 // Its lanes, in the thread as in this one (delivery/lanes.ts): at most a lane's width in flight, the
-// rest started as attempts end, and handed back unsent once one is not delivered.
+// rest started as attempts end, and handed back unsent once one is not delivered or when their turn
+// comes too late.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lanes, type LanedSender, type LaneOutcome } from '../../src/delivery/lanes.js';
 import { HttpSender } from '../../src/delivery/sender.js';
@@ -126,5 +127,16 @@ describe.each([
     expect(outcomes.slice(0, 6).map((outcome) => (outcome.sent ? outcome.result.status : 'unsent'))).toEqual([503, 200, 'unsent', 'unsent', 'unsent', 'unsent']);
     expect(receiver.requests.filter((request) => request.path === '/failing')).toHaveLength(2);
     expect(outcomes.slice(6).map((outcome) => resultOf(outcome).status)).toEqual([200, 200, 200]);
+  });
+
+  it('hands back unsent what could not start in the time it was given, and sends what still can', async () => {
+    receiver.reset();
+    receiver.respond = { status: 200, delayMs: 150 };
+    const lane = { id: 'late', width: 1 };
+    const late = (n: number, startWithinMs: number) => sender.send(attempt(`${receiver.url}/late`, JSON.stringify({ n })), lane, startWithinMs);
+    // The first goes at once; the others' turn comes some 150 ms later: too late for the second.
+    const outcomes = await Promise.all([late(0, 100), late(1, 100), late(2, 1_000), sender.send(attempt(`${receiver.url}/late`, '{}'), wide, -1)]);
+    expect(outcomes.map((outcome) => (outcome.sent ? outcome.result.status : 'unsent'))).toEqual([200, 'unsent', 200, 'unsent']);
+    expect(receiver.requests.map((request) => request.json?.n)).toEqual([0, 2]);
   });
 });

@@ -91,26 +91,26 @@ describe('the delivery worker woken by work for a webhook at its cap', () => {
     const owner = (await api.first('Clients')).id;
     await api.create('Webhooks', { url: `${receiver.url}/capped`, events: ['Account.Create'] });
     // The first 32 (the worker's cap for one webhook in flight) take 3 s to answer, time enough for
-    // the rest of the test; later ones answer at once. The next 64 are handed to the webhook's lane
-    // meanwhile, where they wait their turn.
+    // the rest of the test; later ones answer at once. The next 96 (four times the cap in all) are
+    // handed to the webhook's lane meanwhile, where they wait their turn.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 3_000 } : 204);
     const handedOver = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
-    for (let n = 0; n < 96; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    for (let n = 0; n < 128; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await receiver.waitForRequests(32);
-    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(96));
+    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(128));
     handedOver.mockRestore();
 
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
-    for (let n = 96; n < 104; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
+    for (let n = 128; n < 136; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await sleep(100);
     expect(claims).not.toHaveBeenCalled();
     expect(receiver.requests).toHaveLength(32);
 
     // The held attempts end: the waiting ones go out, their webhook has room again, and the eight
     // left go out too, each account once.
-    await receiver.waitForRequests(104);
+    await receiver.waitForRequests(136);
     expect(claims).toHaveBeenCalled();
-    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 104);
+    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 136);
   });
 });
 
@@ -129,10 +129,10 @@ describe('the delivery worker draining one webhook\'s backlog', () => {
   });
 
   it('refills the webhook\'s lane as its attempts end, beyond the slots the pool has free', async () => {
-    // Disabled while the accounts are created, so that their 200 deliveries fall due together.
+    // Disabled while the accounts are created, so that their 300 deliveries fall due together.
     const webhook = await api.create('Webhooks', { url: `${receiver.url}/backlog`, events: ['Account.Create'], is_disabled: true });
     const owner = (await api.first('Clients')).id;
-    for (let n = 0; n < 200; n++) await api.create('Accounts', { name: `backlog ${n}`, owner_id: owner });
+    for (let n = 0; n < 300; n++) await api.create('Accounts', { name: `backlog ${n}`, owner_id: owner });
     // The first 32 (one webhook's attempts in flight at most) answer after 300 ms, the 32 that waited
     // behind them in its lane after 2 s, the rest at once.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 300 } : index < 64 ? { status: 204, delayMs: 2_000 } : 204);
@@ -141,14 +141,14 @@ describe('the delivery worker draining one webhook\'s backlog', () => {
     await receiver.waitForRequests(64);
     await sleep(200);
     // The first claim took the pool's 64 (32 in flight, 32 in the lane). Once the first 32 ended, the
-    // lane was refilled to three times the cap (32 in flight, 64 waiting), not only by the 32 slots
-    // the pool had free: 128 handed over in all while the second 32 are in flight.
+    // lane was refilled to four times the cap (32 in flight, 96 waiting), not only by the 32 slots
+    // the pool had free: 160 handed over in all while the second 32 are in flight.
     const handedOver = (await Promise.all(claims.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows);
     claims.mockRestore();
-    expect(handedOver).toHaveLength(128);
+    expect(handedOver).toHaveLength(160);
     expect(receiver.requests).toHaveLength(64);
-    await receiver.waitForRequests(200);
+    await receiver.waitForRequests(300);
     await api.deliveriesSettled(5_000);
-    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 200);
+    expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 300);
   });
 });

@@ -88,11 +88,11 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     const claimed = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3 })).rows;
     expect(claimed).toHaveLength(3);
     expect(claimed.map((row) => row.id)).not.toContain(second.id);
-    // The worker counts its attempts in flight: one of the three ended, two are still sending.
+    // One of the three ended, two are still in flight: room for one more.
     await queue.finishAttempts('a', [{ id: first.id, outcome: attempt(now, 200, null), next: { status: 'delivered' } }]);
-    const next = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, sending: new Map([['capped', 2]]) })).rows;
+    const next = (await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, rooms: new Map([['capped', 1]]) })).rows;
     expect(next).toHaveLength(1);
-    expect((await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, sending: new Map([['capped', 3]]) })).rows).toEqual([]);
+    expect((await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, rooms: new Map([['capped', 0]]) })).rows).toEqual([]);
   });
 
   it('shares a claim equally among the webhooks that can go, giving what one cannot fill to the others', async () => {
@@ -106,7 +106,7 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
       ...Array.from({ length: 20 }, (_, index) => ({ ...delivery(now - 40 + index), webhook_id: 'many-c' })),
     ];
     await queue.enqueue(database.db, rows);
-    const claimed = (await queue.claimDue('a', now, 12, 30_000, { perWebhook: 100, sending: new Map([['silent', 100]]) })).rows;
+    const claimed = (await queue.claimDue('a', now, 12, 30_000, { perWebhook: 100, rooms: new Map([['silent', 0]]) })).rows;
     const countOf = (webhookId: string) => claimed.filter((row) => row.webhook_id === webhookId).length;
     expect([countOf('many-a'), countOf('few-b'), countOf('many-c'), countOf('silent')]).toEqual([5, 2, 5, 0]);
     expect(new Set(claimed.map((row) => row.id)).size).toBe(12);
