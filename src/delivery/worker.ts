@@ -66,7 +66,7 @@ const DEFAULT_PER_WEBHOOK_CONCURRENCY = 32;
  * longer (6-9 ms in a worker process's drain), three times the cap left the lane with nothing
  * waiting most of the time: 8,072-8,271/s, against 9,154-9,356/s with four times. Six times drained
  * 10,366-10,638/s, but two worker processes then drained less than one (0.94-0.97 ×; 1.01-1.03 × with
- * four): with two processes the two cores ran 163-202 % busy (141-171 % with one), so the second
+ * four): with two processes the two cores ran 163-202 % busy (135-171 % with one), so the second
  * one's claims find little CPU left. (Not the rows held ahead of a claim: a claim of 40 took
  * 1.7-2.5 ms with 0 to 280 of its webhook's rows leased ahead, in the queue's own loop.)
  */
