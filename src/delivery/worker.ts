@@ -211,11 +211,12 @@ export class DeliveryWorker {
       if (inFlight.size === 0 || ended.length + givenBack.length >= refillBatch || emptied >= emptiedBatch) this.wakeNow();
       else recordTimer ??= setTimeout(() => this.wakeNow(), RECORD_DELAY_MS);
     };
-    const startAttempts = async (claimed: readonly ClaimedDelivery[], leaseEndsAt: number) => {
+    // `startBy`: the latest an attempt may start (epoch ms) and still end before its lease does.
+    const startAttempts = async (claimed: readonly ClaimedDelivery[], startBy: number) => {
       const webhooks = claimed.length > 0 ? await this.loadWebhooks(claimed) : new Map();
       for (const delivery of claimed) {
         count(delivery.webhook_id, 1);
-        const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook }, leaseEndsAt - timeoutMs - LEASE_MARGIN_MS)
+        const attempt = this.deliver(delivery, webhooks.get(delivery.webhook_id), { id: delivery.webhook_id, width: perWebhook }, startBy)
           .catch((error) => {
             this.deps.logger?.error({ err: error, delivery: delivery.id }, 'delivery attempt failed; its lease will run out and it will be tried again');
             return null;
@@ -245,7 +246,7 @@ export class DeliveryWorker {
         .claimDue(this.id, claimedAt, plan.limit, leaseMs, fairness, { finished, givenBack: unsent })
         .then(async (result) => {
           waiting = result.waiting;
-          await startAttempts(result.rows, claimedAt + leaseMs).catch(async (error: unknown) => {
+          await startAttempts(result.rows, claimedAt + leaseMs - timeoutMs - LEASE_MARGIN_MS).catch(async (error: unknown) => {
             this.deps.logger?.error({ err: error }, 'delivery worker could not start what it claimed; the leases will run out and it will be tried again');
             await backOff();
           });
