@@ -51,5 +51,5 @@ export function recordFailure(previous: Health | null, now: number, settings: Br
 }
 
 /** Half-open: the cooldown is over but the last attempts failed; one probe at a time. */
-export const isHalfOpen = (health: Health | undefined, now: number, threshold: number) =>
+export const isHalfOpen = (health: Pick<Health, 'consecutiveFailures' | 'openUntil'> | undefined, now: number, threshold: number) =>
   health !== undefined && health.consecutiveFailures >= threshold && (health.openUntil === null || health.openUntil <= now);

@@ -1,7 +1,7 @@
 // The DeliveryQueue port's implementation: the `deliveries` table as outbox and job queue. Claims are
 // leases (locked_by / locked_until): a claimed row stays pending, and a worker that dies leaves a lease
 // that simply runs out. One operation per method.
-import { sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Database, DeliveriesTable, Executor, Schema } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { slots, StatementTemplate } from './statement-template.js';
@@ -128,8 +128,65 @@ function webhooksWithPending(name: string, leasesEndedBy: unknown, after: unknow
   )`;
 }
 
-/** The values of PostgreSQL's first round of a claim, in their slots' order (the excluded webhooks follow). */
-const FIRST_ROUND_VALUES = ['now', 'after', 'limit', 'perWebhook', 'roomWebhooks', 'rooms', 'workerId', 'until'] as const;
+/**
+ * The values of PostgreSQL's first round of a claim, in their slots' order (ATTEMPTS_ENDED_VALUES and
+ * the excluded webhooks follow): `threshold` is the breakers' (null: none trip), `done` the ended
+ * attempts' deliveries that are finished for good.
+ */
+const FIRST_ROUND_VALUES = ['now', 'after', 'limit', 'perWebhook', 'roomWebhooks', 'rooms', 'workerId', 'until', 'threshold', 'done'] as const;
+
+/** A row of PostgreSQL's first round: a delivery leased (with its webhook's turn), or a tripped breaker (no id). */
+type FirstRoundRow =
+  | (ClaimedDelivery & { turn: number; asked: number })
+  | { id: null; webhook_id: string; consecutive_failures: number; open_until: number | null };
+
+/** The breakers that have tripped (open, or half-open), by webhook. */
+type Tripped = ReadonlyMap<string, Pick<Health, 'consecutiveFailures' | 'openUntil'>>;
+
+/** How many values attemptsEnded takes: the worker, then an array for each of its columns. */
+const ATTEMPTS_ENDED_VALUES = 13;
+
+/** The values of attemptsEnded, for `workerId`'s `finished` attempts. */
+function attemptsEndedValues(workerId: string, finished: readonly FinishedAttempt[]): unknown[] {
+  // The statement numbers the attempts itself, from the updated deliveries.
+  const logRows = finished.map(({ id, outcome }) => attemptLogRow(id, outcome, null));
+  return [
+    workerId, finished.map(({ id }) => id), finished.map(({ next }) => next.status),
+    finished.map(({ next }) => (next.status === 'pending' ? next.dueAt : null)),
+    finished.map(({ next, outcome }) => (next.status === 'pending' ? null : outcome.attemptedAt)),
+    ...ATTEMPT_LOG_COLUMNS.map((column) => logRows.map((row) => row[column])),
+  ];
+}
+
+/**
+ * PostgreSQL: common table expressions that record ended attempts, the last named `logged`: their
+ * deliveries updated (only the lease holder's: a late worker whose lease ran out changes nothing)
+ * and their attempt log inserted. The columns go as arrays, so the text is the same however many
+ * attempts ended. Values from the `first`th: see attemptsEndedValues.
+ */
+function attemptsEnded(slot: (index: number) => never, first: number) {
+  const array = (index: number, type: 'TEXT' | 'BIGINT' | 'INTEGER') => sql`CAST(${slot(first + index)} AS ${sql.raw(type)}[])`;
+  return sql`
+    finished AS (
+      SELECT * FROM unnest(
+        ${array(1, 'TEXT')}, ${array(2, 'TEXT')}, ${array(3, 'BIGINT')}, ${array(4, 'BIGINT')},
+        ${array(5, 'TEXT')}, ${array(6, 'BIGINT')}, ${array(7, 'INTEGER')}, ${array(8, 'TEXT')},
+        ${array(9, 'INTEGER')}, ${array(10, 'TEXT')}, ${array(11, 'TEXT')}, ${array(12, 'TEXT')}
+      ) AS f (id, next_status, next_due_at, finished_at, attempt_id, started_at, duration_ms, request_headers, status, response_headers, response_body, error)),
+    updated AS (
+      UPDATE deliveries SET
+        status = f.next_status, due_at = COALESCE(f.next_due_at, deliveries.due_at), finished_at = f.finished_at,
+        attempts = deliveries.attempts + 1, last_attempt_at = f.started_at, last_status = f.status, last_error = f.error,
+        locked_by = NULL, locked_until = NULL
+      FROM finished AS f
+      WHERE deliveries.id = f.id AND deliveries.locked_by = ${slot(first)}
+      RETURNING deliveries.id, deliveries.attempts),
+    logged AS (
+      INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, request_headers, status, response_headers, response_body, error)
+      SELECT f.attempt_id, f.id, updated.attempts, f.started_at, f.duration_ms, f.request_headers, f.status, f.response_headers, f.response_body, f.error
+      FROM finished AS f JOIN updated ON updated.id = f.id
+      RETURNING 1)`;
+}
 
 /** How many more of a webhook's deliveries a claim may put in flight: `perWebhook`, or less as `rooms` says. */
 interface Rooms {
@@ -137,6 +194,8 @@ interface Rooms {
   readonly perWebhook: number;
 }
 const roomOf = ({ rooms, perWebhook }: Rooms, webhookId: string) => rooms.get(webhookId) ?? perWebhook;
+/** The webhooks a claim has no room for. */
+const withoutRoom = ({ rooms }: Rooms) => [...rooms].filter(([, room]) => room <= 0).map(([webhookId]) => webhookId);
 
 /** A webhook asked, in a round of a claim, for up to `share` rows (its `room` is before them). */
 interface Ask {
@@ -213,12 +272,20 @@ export class DeliveryQueue {
   /** SQLite: the lease; values: worker, until, the ids. */
   private readonly leasesTaken = new StatementTemplate<number>((slot, count) =>
     this.database.db.updateTable('deliveries').set({ locked_by: slot(0), locked_until: slot(1) }).where('id', 'in', slots(slot, 2, count)));
-  /** PostgreSQL: the first round (see firstRound); values in the order of FIRST_ROUND_VALUES, then the excluded webhooks. */
-  private readonly firstRoundLeased = new StatementTemplate<number, ClaimedDelivery & { turn: number; asked: number }>((slot, excluded) => {
+  /**
+   * PostgreSQL: a whole claim's first round in one statement, run on its own (see claimOnPostgres):
+   * the ended attempts recorded, the tripped breakers read (and returned, as rows without an id), and
+   * the webhooks that can go, each asked for its share and what they gave leased. Values in the order
+   * of FIRST_ROUND_VALUES, then ATTEMPTS_ENDED_VALUES, then the excluded webhooks.
+   */
+  private readonly firstRoundLeased = new StatementTemplate<number, FirstRoundRow>((slot, excluded) => {
     const value = (name: (typeof FIRST_ROUND_VALUES)[number]) => slot(FIRST_ROUND_VALUES.indexOf(name));
     const limit = value('limit');
+    const excludedFrom = FIRST_ROUND_VALUES.length + ATTEMPTS_ENDED_VALUES;
     return sql`
-      WITH RECURSIVE ${this.webhooksThatCanGo(value('now'), value('after'), value('limit'), slots(slot, FIRST_ROUND_VALUES.length, excluded))},
+      WITH RECURSIVE ${attemptsEnded(slot, FIRST_ROUND_VALUES.length)},
+      tripped AS (SELECT webhook_id, consecutive_failures, open_until FROM webhook_health WHERE consecutive_failures >= CAST(${value('threshold')} AS INTEGER)),
+      ${this.webhooksThatCanGo(value('now'), value('after'), value('limit'), slots(slot, excludedFrom, excluded), sql`SELECT webhook_id FROM tripped`)},
       numbered AS (SELECT webhook_id, row_number() OVER () AS turn, count(*) OVER () AS asked FROM can_go),
       ask AS (
         SELECT numbered.webhook_id, turn, asked, LEAST(
@@ -227,11 +294,14 @@ export class DeliveryQueue {
         FROM numbered
         LEFT JOIN unnest(CAST(${value('roomWebhooks')} AS TEXT[]), CAST(${value('rooms')} AS INTEGER[])) AS room (webhook_id, room)
           ON room.webhook_id = numbered.webhook_id),
-      ${this.pickedAndLeased(sql`ask`, value('now'), { workerId: value('workerId'), until: value('until') }, ['turn', 'asked'])}`;
+      ${this.pickedAndLeased(sql`ask`, value('now'), { workerId: value('workerId'), until: value('until') }, ['turn', 'asked'], value('done'))}
+      SELECT ${sql.join([...CLAIMED_COLUMNS, 'turn', 'asked'].map((column) => sql.ref(column)))}, CAST(NULL AS INTEGER) AS consecutive_failures, CAST(NULL AS BIGINT) AS open_until FROM leased
+      UNION ALL
+      SELECT ${sql.join([...CLAIMED_COLUMNS, 'turn', 'asked'].map((column) => (column === 'webhook_id' ? sql.ref(column) : sql`NULL`)))}, consecutive_failures, open_until FROM tripped`;
   });
   /** PostgreSQL: more of some webhooks' rows, leased (see shareOut); values: webhooks, shares, now, worker, until. */
   private readonly moreLeased = new StatementTemplate<'one', ClaimedDelivery>((slot) =>
-    sql`WITH ${this.pickedAndLeased(sql`unnest(CAST(${slot(0)} AS TEXT[]), CAST(${slot(1)} AS INTEGER[])) AS ask (webhook_id, wanted)`, slot(2), { workerId: slot(3), until: slot(4) })}`);
+    sql`WITH ${this.pickedAndLeased(sql`unnest(CAST(${slot(0)} AS TEXT[]), CAST(${slot(1)} AS INTEGER[])) AS ask (webhook_id, wanted)`, slot(2), { workerId: slot(3), until: slot(4) })} SELECT * FROM leased`);
 
   /** SQLite: ended attempts' deliveries updated; values: the worker, then 7 per attempt (see finishChunk). */
   private readonly attemptsRecorded = new StatementTemplate<number, { id: string; attempts: number }>((slot, count) => {
@@ -262,31 +332,9 @@ export class DeliveryQueue {
     })));
   /**
    * PostgreSQL: the deliveries' update and the attempt log's insert in one statement (a WITH that
-   * updates), one round trip where there were two; the attempts' columns go as arrays, so its text is
-   * the same however many attempts ended. Values: the worker; the deliveries, their next status, due
-   * time and finish time; then ATTEMPT_LOG_COLUMNS.
+   * updates), one round trip where there were two. Values: ATTEMPTS_ENDED_VALUES (see attemptsEnded).
    */
-  private readonly attemptsFinished = new StatementTemplate<'one'>((slot) => {
-    const array = (index: number, type: 'TEXT' | 'BIGINT' | 'INTEGER') => sql`CAST(${slot(index)} AS ${sql.raw(type)}[])`;
-    return sql`
-      WITH finished AS (
-        SELECT * FROM unnest(
-          ${array(1, 'TEXT')}, ${array(2, 'TEXT')}, ${array(3, 'BIGINT')}, ${array(4, 'BIGINT')},
-          ${array(5, 'TEXT')}, ${array(6, 'BIGINT')}, ${array(7, 'INTEGER')}, ${array(8, 'TEXT')},
-          ${array(9, 'INTEGER')}, ${array(10, 'TEXT')}, ${array(11, 'TEXT')}, ${array(12, 'TEXT')}
-        ) AS f (id, next_status, next_due_at, finished_at, attempt_id, started_at, duration_ms, request_headers, status, response_headers, response_body, error)),
-      updated AS (
-        UPDATE deliveries SET
-          status = f.next_status, due_at = COALESCE(f.next_due_at, deliveries.due_at), finished_at = f.finished_at,
-          attempts = deliveries.attempts + 1, last_attempt_at = f.started_at, last_status = f.status, last_error = f.error,
-          locked_by = NULL, locked_until = NULL
-        FROM finished AS f
-        WHERE deliveries.id = f.id AND deliveries.locked_by = ${slot(0)}
-        RETURNING deliveries.id, deliveries.attempts)
-      INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, request_headers, status, response_headers, response_body, error)
-      SELECT f.attempt_id, f.id, updated.attempts, f.started_at, f.duration_ms, f.request_headers, f.status, f.response_headers, f.response_body, f.error
-      FROM finished AS f JOIN updated ON updated.id = f.id`;
-  });
+  private readonly attemptsFinished = new StatementTemplate<'one'>((slot) => sql`WITH ${attemptsEnded(slot, 0)} SELECT count(*) FROM logged`);
 
   /**
    * Whether one worker may have several claims under way at once: on PostgreSQL each runs on a
@@ -329,8 +377,8 @@ export class DeliveryQueue {
 
   /**
    * Records the `ended` attempts of `workerId` (see finishAttempts), then leases it up to `limit`
-   * due deliveries until `now + leaseMs`, all in one transaction (a worker's one commit per batch),
-   * fairly:
+   * due deliveries until `now + leaseMs`, with one commit (a worker's one commit per batch; on
+   * PostgreSQL, see claimOnPostgres), fairly:
    * - per record: a delivery waits while an earlier one of the same webhook about one of its records
    *   is still pending (commit order; a failing record holds back only its own later deliveries);
    * - per webhook: the claim leases at most `perWebhook` of a webhook's deliveries, or its room in
@@ -340,9 +388,10 @@ export class DeliveryQueue {
    *   when more of them have work than the claim has rows;
    * - a disabled webhook's deliveries wait, and so do those of a webhook whose breaker is open;
    *   a half-open breaker lets one through at a time, across all workers.
-   * Steps: read the tripped breakers (and what is in flight to the half-open ones); find the webhooks
-   * that can go (webhooksThatCanGo); read and lease each one's earliest due rows up to its share
-   * (firstRound); share out again what some could not fill (shareOut). A webhook that cannot go is
+   * Steps: read the tripped breakers; find the webhooks that can go (webhooksThatCanGo), none of them
+   * tripped; read and lease each one's earliest due rows up to its share; share out again what some
+   * could not fill (shareOut); add a probe for each half-open breaker with none in flight
+   * (withProbes). A webhook that cannot go is
    * never read past: a silent receiver's backlog, or a capped webhook's, costs a claim nothing. (The
    * window in due order this replaced read past each such row: on PostgreSQL 4.2 ms a claim beside a
    * silent webhook against 0.86 ms; on SQLite overloaded, 71 % of claims read the backlog for nothing.)
@@ -357,49 +406,62 @@ export class DeliveryQueue {
     fairness: { perWebhook?: number; rooms?: ReadonlyMap<string, number>; breakerThreshold?: number } = {},
     ended: EndedAttempts = { finished: [], givenBack: [] },
   ): Promise<ClaimResult> {
-    const perWebhook = fairness.perWebhook ?? limit;
+    const rooms: Rooms = { rooms: fairness.rooms ?? new Map(), perWebhook: fairness.perWebhook ?? limit };
+    const lease = { workerId, until: now + leaseMs };
+    if (this.database.capabilities.rowLocks) return this.claimOnPostgres(now, limit, rooms, fairness.breakerThreshold, lease, ended);
     return this.database.db.transaction().execute(async (trx) => {
       await this.finishIn(trx, workerId, ended.finished, ended.givenBack);
       if (limit <= 0) return { rows: [], waiting: false };
-      const tripped = fairness.breakerThreshold === undefined ? new Map<string, Health>() : await trippedBreakers(trx, fairness.breakerThreshold);
-      const threshold = fairness.breakerThreshold ?? 0;
-      const halfOpen = new Set([...tripped.keys()].filter((webhookId) => isHalfOpen(tripped.get(webhookId), now, threshold)));
-      // A half-open breaker lets one probe through across all workers; every other webhook's cap
-      // counts this worker's attempts.
-      const lastProbes = await this.lastProbes(trx, [...halfOpen], now);
-      // Room for more in flight, where it is less than `perWebhook`.
-      const rooms = new Map<string, number>();
-      for (const webhookId of halfOpen) rooms.set(webhookId, lastProbes.has(webhookId) ? 1 : 0);
-      for (const [webhookId, room] of fairness.rooms ?? []) if (!halfOpen.has(webhookId)) rooms.set(webhookId, room);
-      const cannotGo = new Set<string>();
-      for (const [webhookId, health] of tripped) if (health.openUntil !== null && health.openUntil > now) cannotGo.add(webhookId);
-      for (const [webhookId, room] of rooms) if (room <= 0) cannotGo.add(webhookId);
-      const lease = { workerId, until: now + leaseMs };
-      const rows = await this.shareOut(trx, await this.firstRound(trx, now, limit, cannotGo, { rooms, perWebhook }, lease), now, limit, lease);
-      return { rows: await this.recordProbes(trx, workerId, rows, lastProbes), waiting: cannotGo.size > 0 };
+      const tripped: Tripped = fairness.breakerThreshold === undefined ? new Map() : await trippedBreakers(trx, fairness.breakerThreshold);
+      const excluded = [...new Set([...withoutRoom(rooms), ...tripped.keys()])];
+      const found = await this.webhooksFound.run(trx, { count: limit, excluded: excluded.length }, [now, this.lastWebhookClaimed, ...excluded]);
+      const webhookIds = found.map((row) => row.webhook_id);
+      if (webhookIds.length > 0) this.lastWebhookClaimed = webhookIds[webhookIds.length - 1]!;
+      const asks = shares(webhookIds.map((webhookId) => ({ webhookId, room: roomOf(rooms, webhookId) })), limit);
+      const claimed = await this.shareOut(trx, { asks, leased: webhookIds.length === 0 ? [] : await this.leaseEarliest(trx, asks, now, lease) }, now, limit, lease);
+      return this.withProbes(trx, claimed, { now, limit, rooms, tripped, threshold: fairness.breakerThreshold ?? 0, lease });
     });
   }
 
   /**
-   * A claim's first round: the webhooks that can go (see webhooksThatCanGo), each asked for its
-   * share, and what they gave, leased. On PostgreSQL one statement does it all (the window and the
-   * lease before it were two round trips); its rows say which webhooks gave and each one's turn, from
-   * which the shares are worked out again as the statement did.
+   * PostgreSQL's claim, in as few round trips as it can: most take one statement, on its own (a
+   * transaction's BEGIN and COMMIT are round trips too), which records the ended attempts, reads the
+   * tripped breakers and makes the first round (see firstRoundLeased). Each further round is a
+   * statement of its own, and so are leases given back (the first round would still see them
+   * leased); probes of half-open breakers take a transaction of their own.
    */
-  private async firstRound(trx: Transaction<Schema>, now: number, limit: number, cannotGo: ReadonlySet<string>, rooms: Rooms, lease: Lease): Promise<Round> {
-    const after = this.lastWebhookClaimed;
-    if (!this.database.capabilities.rowLocks) {
-      const found = await this.webhooksFound.run(trx, { count: limit, excluded: cannotGo.size }, [now, after, ...cannotGo]);
-      const webhookIds = found.map((row) => row.webhook_id);
-      if (webhookIds.length === 0) return { asks: [], leased: [] };
-      this.lastWebhookClaimed = webhookIds[webhookIds.length - 1]!;
-      const asks = shares(webhookIds.map((webhookId) => ({ webhookId, room: roomOf(rooms, webhookId) })), limit);
-      return { asks, leased: await this.leaseEarliest(trx, asks, now, lease) };
+  private async claimOnPostgres(now: number, limit: number, rooms: Rooms, threshold: number | undefined, lease: Lease, ended: EndedAttempts): Promise<ClaimResult> {
+    const { db } = this.database;
+    const { workerId } = lease;
+    if (ended.givenBack.length > 0) await this.finishIn(db, workerId, [], ended.givenBack);
+    if (limit <= 0) {
+      await this.finishAttempts(workerId, ended.finished);
+      return { rows: [], waiting: false };
     }
+    const excluded = withoutRoom(rooms);
+    const done = ended.finished.filter(({ next }) => next.status !== 'pending').map(({ id }) => id);
     const values: Record<(typeof FIRST_ROUND_VALUES)[number], unknown> = {
-      now, after, limit, perWebhook: rooms.perWebhook, roomWebhooks: [...rooms.rooms.keys()], rooms: [...rooms.rooms.values()], workerId: lease.workerId, until: lease.until,
+      now, after: this.lastWebhookClaimed, limit, perWebhook: rooms.perWebhook, roomWebhooks: [...rooms.rooms.keys()], rooms: [...rooms.rooms.values()],
+      workerId, until: lease.until, threshold: threshold ?? null, done,
     };
-    const leased = await this.firstRoundLeased.run(trx, cannotGo.size, [...FIRST_ROUND_VALUES.map((name) => values[name]), ...cannotGo]);
+    const rows = await this.firstRoundLeased.run(db, excluded.length, [...FIRST_ROUND_VALUES.map((name) => values[name]), ...attemptsEndedValues(workerId, ended.finished), ...excluded]);
+    const tripped = new Map<string, Pick<Health, 'consecutiveFailures' | 'openUntil'>>();
+    const leased: (ClaimedDelivery & { turn: number; asked: number })[] = [];
+    for (const row of rows) {
+      if (row.id === null) tripped.set(row.webhook_id, { consecutiveFailures: row.consecutive_failures, openUntil: row.open_until === null ? null : Number(row.open_until) });
+      else leased.push(row);
+    }
+    const claimed = await this.shareOut(db, this.firstRoundOf(leased, limit, rooms), now, limit, lease);
+    const probing = { now, limit, rooms, tripped, threshold: threshold ?? 0, lease };
+    const probesDue = claimed.length < limit && [...tripped.values()].some((health) => isHalfOpen(health, now, probing.threshold));
+    return probesDue ? db.transaction().execute((trx) => this.withProbes(trx, claimed, probing)) : this.withProbes(db, claimed, probing);
+  }
+
+  /**
+   * PostgreSQL's first round as asked and given: its rows say which webhooks gave and each one's
+   * turn, from which the shares are worked out again as the statement did.
+   */
+  private firstRoundOf(leased: readonly (ClaimedDelivery & { turn: number; asked: number })[], limit: number, rooms: Rooms): Round {
     if (leased.length === 0) return { asks: [], leased: [] };
     const asked = Number(leased[0]!.asked);
     const turns = [...new Map(leased.map((row) => [row.webhook_id, Number(row.turn)]))].sort(([, one], [, other]) => one - other);
@@ -412,10 +474,28 @@ export class DeliveryQueue {
   }
 
   /**
+   * The claim's result: the `claimed` rows, and a probe for each half-open breaker that has none in
+   * flight (across all workers), while the claim has room. Due work is left waiting when a webhook
+   * has no room, or its breaker is open, or its probe is already in flight.
+   */
+  private async withProbes(
+    executor: Executor,
+    claimed: readonly ClaimedDelivery[],
+    { now, limit, rooms, tripped, threshold, lease }: { now: number; limit: number; rooms: Rooms; tripped: Tripped; threshold: number; lease: Lease },
+  ): Promise<ClaimResult> {
+    const halfOpen = [...tripped].filter(([, health]) => isHalfOpen(health, now, threshold)).map(([webhookId]) => webhookId);
+    const lastProbes = claimed.length < limit ? await this.lastProbes(executor, halfOpen, now) : new Map<string, string | null>();
+    const asks = [...lastProbes.keys()].slice(0, limit - claimed.length).map((webhookId) => ({ webhookId, room: 1, share: 1 }));
+    const probes = asks.length === 0 ? [] : await this.recordProbes(executor, lease.workerId, await this.leaseEarliest(executor, asks, now, lease), lastProbes);
+    const waiting = withoutRoom(rooms).length > 0 || tripped.size > halfOpen.length || asks.length < halfOpen.length;
+    return { rows: [...claimed, ...probes], waiting };
+  }
+
+  /**
    * Up to `limit` due deliveries, leased: the first round's, then again and again among the webhooks
    * that filled their share, for what the others left. Most claims need only the first round.
    */
-  private async shareOut(trx: Transaction<Schema>, firstRound: Round, now: number, limit: number, lease: Lease) {
+  private async shareOut(trx: Executor, firstRound: Round, now: number, limit: number, lease: Lease) {
     const claimed: ClaimedDelivery[] = [];
     let { asks, leased } = firstRound;
     for (;;) {
@@ -433,7 +513,7 @@ export class DeliveryQueue {
   }
 
   /** Leases each asked webhook's earliest deliveries that can go now, up to its share. */
-  private async leaseEarliest(trx: Transaction<Schema>, asks: readonly Ask[], now: number, lease: Lease): Promise<ClaimedDelivery[]> {
+  private async leaseEarliest(trx: Executor, asks: readonly Ask[], now: number, lease: Lease): Promise<ClaimedDelivery[]> {
     const asked = asks.filter((ask) => ask.share > 0);
     if (this.database.capabilities.rowLocks) {
       // One statement however many webhooks are asked, parsed and planned once per connection.
@@ -448,22 +528,23 @@ export class DeliveryQueue {
   }
 
   /**
-   * PostgreSQL: the common table expression `picked`, each webhook of `ask` (columns webhook_id,
-   * wanted, and any of `alsoReturned`) with its earliest rows up to `wanted`, locked with SKIP LOCKED
-   * so that concurrent workers read disjoint rows; then the update that leases them, returning the
-   * claimed columns and `alsoReturned`.
+   * PostgreSQL: common table expressions, `picked`: each webhook of `ask` (columns webhook_id, wanted,
+   * and any of `alsoReturned`) with its earliest rows up to `wanted`, locked with SKIP LOCKED so that
+   * concurrent workers read disjoint rows; then `leased`: the update that leases them, returning the
+   * claimed columns and `alsoReturned`. `done`: see earlierPending.
    */
-  private pickedAndLeased(ask: RawBuilder<unknown>, now: unknown, lease: { readonly workerId: unknown; readonly until: unknown }, alsoReturned: readonly string[] = []) {
-    const earliest = this.earliestDue(sql.ref<string>('ask.webhook_id'), now, sql.ref<number>('ask.wanted')).forUpdate().skipLocked();
+  private pickedAndLeased(ask: RawBuilder<unknown>, now: unknown, lease: { readonly workerId: unknown; readonly until: unknown }, alsoReturned: readonly string[] = [], done?: unknown) {
+    const earliest = this.earliestDue(sql.ref<string>('ask.webhook_id'), now, sql.ref<number>('ask.wanted'), done).forUpdate().skipLocked();
     const returned = [...CLAIMED_COLUMNS, ...alsoReturned].map((column) => sql.ref(`picked.${column}`));
-    return sql`picked AS (SELECT earliest.*${sql.join(alsoReturned.map((column) => sql`, ${sql.ref(`ask.${column}`)}`), sql``)} FROM ${ask} CROSS JOIN LATERAL (${earliest}) AS earliest)
-      UPDATE deliveries SET locked_by = ${lease.workerId}, locked_until = ${lease.until}
-      FROM picked WHERE deliveries.id = picked.id
-      RETURNING ${sql.join(returned)}`;
+    return sql`picked AS (SELECT earliest.*${sql.join(alsoReturned.map((column) => sql`, ${sql.ref(`ask.${column}`)}`), sql``)} FROM ${ask} CROSS JOIN LATERAL (${earliest}) AS earliest),
+      leased AS (
+        UPDATE deliveries SET locked_by = ${lease.workerId}, locked_until = ${lease.until}
+        FROM picked WHERE deliveries.id = picked.id
+        RETURNING ${sql.join(returned)})`;
   }
 
   /** Up to `count` of the webhook's earliest deliveries that can go now, in due order. */
-  private earliestDue(webhookId: unknown, now: unknown, count: number | RawBuilder<number>) {
+  private earliestDue(webhookId: unknown, now: unknown, count: number | RawBuilder<number>, done?: unknown) {
     return this.database.db
       .selectFrom('deliveries')
       .select(CLAIMED_COLUMNS)
@@ -471,7 +552,7 @@ export class DeliveryQueue {
       .where(sql.ref('webhook_id'), '=', webhookId as string)
       .where('due_at', '<=', now as number)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now as number)]))
-      .where((eb) => eb(this.earlierPending()(eb), 'is', null))
+      .where((eb) => eb(this.earlierPending(done)(eb), 'is', null))
       .orderBy('due_at')
       .limit(typeof count === 'number' ? this.limitOf(count) : count);
   }
@@ -494,12 +575,13 @@ export class DeliveryQueue {
    * (2.5 ms with the window in due order before) and 3.6 ms on SQLite (1.7 ms), and so did the
    * idle worker's nextDueAt (26.8 and 1.9 ms, against 1.5 and 0.6).
    */
-  private webhooksThatCanGo(now: unknown, after: unknown, count: unknown, excluded: readonly unknown[]) {
+  private webhooksThatCanGo(now: unknown, after: unknown, count: unknown, excluded: readonly unknown[], excludedBy?: RawBuilder<unknown>) {
     return sql`${webhooksWithPending('later', now, after, null)}, ${webhooksWithPending('earlier', now, '', after)},
       can_go AS (
         SELECT webhook_id FROM (SELECT * FROM later UNION ALL SELECT * FROM earlier) AS head
         WHERE due_at <= ${now}
           ${excluded.length > 0 ? sql`AND webhook_id NOT IN (${sql.join(excluded)})` : sql``}
+          ${excludedBy === undefined ? sql`` : sql`AND webhook_id NOT IN (${excludedBy})`}
           AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}
         LIMIT ${typeof count === 'number' ? this.limitOf(count) : count})`;
   }
@@ -511,10 +593,11 @@ export class DeliveryQueue {
    * subquery with a scalar status lookup, never a join: as NOT EXISTS, PostgreSQL turned it into an
    * anti-join over every pending delivery whenever its statistics lagged a queue that had just grown
    * (680 ms a claim at 100,000 queued); as it is, both databases look it up per candidate row.
+   * `done` (PostgreSQL, an array): deliveries the same statement finishes, which it still sees pending.
    */
-  private earlierPending() {
-    return ({ selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) =>
-      selectFrom('delivery_records as mine')
+  private earlierPending(done?: unknown) {
+    return ({ selectFrom }: ExpressionBuilder<Schema, 'deliveries'>) => {
+      const earlier = selectFrom('delivery_records as mine')
         .innerJoin('delivery_records as earlier', (join) =>
           join
             .onRef('earlier.webhook_id', '=', 'mine.webhook_id')
@@ -527,8 +610,9 @@ export class DeliveryQueue {
           (eb) => eb.selectFrom('deliveries as before').select('before.status').whereRef('before.id', '=', 'earlier.delivery_id'),
           '=',
           'pending',
-        )
-        .limit(1);
+        );
+      return (done === undefined ? earlier : earlier.where(sql<boolean>`earlier.delivery_id <> ALL(CAST(${done} AS TEXT[]))`)).limit(1);
+    };
   }
 
   /**
@@ -554,7 +638,7 @@ export class DeliveryQueue {
    * the other's probe is the one in flight. (On PostgreSQL the update waits for the other worker's
    * commit, then finds the row changed.)
    */
-  private async recordProbes(trx: Transaction<Schema>, workerId: string, rows: readonly ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
+  private async recordProbes(trx: Executor, workerId: string, rows: readonly ClaimedDelivery[], lastProbes: ReadonlyMap<string, string | null>): Promise<ClaimedDelivery[]> {
     const givenBack = new Set<string>();
     for (const probe of rows.filter((row) => lastProbes.has(row.webhook_id))) {
       const last = lastProbes.get(probe.webhook_id)!;
@@ -646,14 +730,7 @@ export class DeliveryQueue {
 
   private async finishChunk(trx: Executor, workerId: string, finished: readonly FinishedAttempt[]): Promise<void> {
     if (this.database.dialect === 'postgres') {
-      // The statement numbers the attempts itself, from the updated deliveries.
-      const logRows = finished.map(({ id, outcome }) => attemptLogRow(id, outcome, null));
-      await this.attemptsFinished.run(trx, 'one', [
-        workerId, finished.map(({ id }) => id), finished.map(({ next }) => next.status),
-        finished.map(({ next }) => (next.status === 'pending' ? next.dueAt : null)),
-        finished.map(({ next, outcome }) => (next.status === 'pending' ? null : outcome.attemptedAt)),
-        ...ATTEMPT_LOG_COLUMNS.map((column) => logRows.map((row) => row[column])),
-      ]);
+      await this.attemptsFinished.run(trx, 'one', attemptsEndedValues(workerId, finished));
       return;
     }
     const updated = await this.attemptsRecorded.run(trx, finished.length, [workerId, ...finished.flatMap(({ id, outcome, next }) => [

@@ -95,6 +95,30 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect((await queue.claimDue('a', now, 10, 30_000, { perWebhook: 3, rooms: new Map([['capped', 0]]) })).rows).toEqual([]);
   });
 
+
+  it("records the attempts a claim brings and, in the same claim, leases the record's next delivery and what was given back", async () => {
+    await database.db.deleteFrom('deliveries').execute();
+    const now = 1_550_000;
+    const [first, second, third] = [delivery(now), delivery(now), delivery(now)].map((row) => ({ ...row, recordIds: ['chain'] }));
+    const unsent = delivery(now);
+    await queue.enqueue(database.db, [first, second, third, unsent]);
+    const ids = (claim: { rows: readonly { id: string }[] }) => claim.rows.map((row) => row.id).sort();
+    expect(ids(await queue.claimDue('a', now, 10, 30_000))).toEqual([first.id, unsent.id].sort());
+
+    const delivered = { id: first.id, outcome: attempt(now + 5, 200, null), next: { status: 'delivered' as const } };
+    expect(ids(await queue.claimDue('a', now + 10, 10, 30_000, {}, { finished: [delivered], givenBack: [unsent.id] }))).toEqual([second.id, unsent.id].sort());
+    // To be retried, the record's delivery still holds back the next one.
+    const retried = { id: second.id, outcome: attempt(now + 15, 503, 'HTTP 503'), next: { status: 'pending' as const, dueAt: now + 60_000 } };
+    expect(ids(await queue.claimDue('a', now + 20, 10, 30_000, {}, { finished: [retried], givenBack: [] }))).toEqual([]);
+
+    const stored = await database.db.selectFrom('deliveries').select(['id', 'status', 'attempts', 'due_at', 'locked_by']).where('id', 'in', [first.id, second.id]).orderBy('id').execute();
+    expect(stored.map((row) => ({ ...row, due_at: Number(row.due_at) }))).toEqual([
+      { id: first.id, status: 'delivered', attempts: 1, due_at: now, locked_by: null },
+      { id: second.id, status: 'pending', attempts: 1, due_at: now + 60_000, locked_by: null },
+    ]);
+    const logged = await database.db.selectFrom('delivery_attempts').select(['delivery_id', 'attempt', 'status']).where('delivery_id', 'in', [first.id, second.id]).orderBy('delivery_id').execute();
+    expect(logged).toEqual([{ delivery_id: first.id, attempt: 1, status: 200 }, { delivery_id: second.id, attempt: 1, status: 503 }]);
+  });
   it('shares a claim equally among the webhooks that can go, giving what one cannot fill to the others', async () => {
     await database.db.deleteFrom('deliveries').execute();
     const now = 1_550_000;
