@@ -13,6 +13,7 @@ import {
 import type { StoredRecord } from '../domain/projection.js';
 import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
 import { TargetPolicy } from '../domain/target-policy.js';
+import type { NewDelivery } from '../store/delivery-queue.js';
 import type { RecordRow, RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from '../domain/ids.js';
@@ -21,15 +22,37 @@ import { changeRevision, type WriteContext, type WriteOperation } from './write-
 const defaultValue = (definition: FieldDef) =>
   definition.default === undefined ? null : structuredClone(definition.default);
 
-/** The revisions a write took: the last of them, and what puts them into values rendered before. */
-export interface AssignedRevisions {
+/** The revisions a write takes: the last of them, and each change's for its provisional one (see changeRevision). */
+export interface Revisions {
+  readonly last: number;
+  /** Empty where the changes carried their real revisions from the start. */
+  readonly real: ReadonlyMap<number, number>;
+}
+
+/** The revisions a write took (see Revisions), and what puts them into values rendered before. */
+export interface AssignedRevisions extends Omit<Revisions, 'last'> {
   /** Null when the write changed nothing. */
   readonly last: number | null;
   readonly putInto: (rendered: unknown) => void;
+  /** The deliveries `assignRevisions` was given ahead were stored with them. */
+  readonly enqueued: boolean;
 }
+
+/** The JSON of `value` (rendered in the write) with the real revisions in place of provisional ones. */
+export function jsonWithRevisions(value: unknown, revisions: Revisions): string {
+  const { real } = revisions;
+  if (real.size === 0) return JSON.stringify(value);
+  return JSON.stringify(value, (key, field: unknown) => (key === 'revision' && typeof field === 'number' && real.has(field) ? real.get(field) : field));
+}
+
+/** A write's changes' real revisions, `last` the last of them, by their provisional ones. */
+const realRevisions = (changes: WriteContext['changes'], last: number) =>
+  new Map(changes.map((change, index) => [change.after.revision as number, last - changes.length + 1 + index]));
 
 export class RecordWriter {
   private readonly rules: EntityRules;
+  /** PostgreSQL: the last revision this process took in each space (see assignRevisions). */
+  private readonly lastRevisions = new Map<string, number>();
 
   constructor(
     private readonly store: RecordStore,
@@ -147,23 +170,31 @@ export class RecordWriter {
    * PostgreSQL taking them locks the counter until the commit, so writes in a space wait for each
    * other only from here on (see EntityEngine.write). Where the changes carry provisional revisions,
    * gives them their real ones, in order, and stores them; returns what puts those into values
-   * rendered meanwhile (responses, notifications). Where they carry their real ones from the start
-   * (SQLite, see RecordStore.revisionsFrom), only the counter moves.
+   * rendered meanwhile (responses, notifications). There, `ahead` renders the write's deliveries for
+   * the revisions it expects, which are stored in the same round trip if those are the ones taken
+   * (`enqueued`); otherwise the caller stores them afterwards. Where the changes carry their real
+   * revisions from the start (SQLite, see RecordStore.revisionsFrom), only the counter moves.
    */
-  async assignRevisions(ctx: WriteContext): Promise<AssignedRevisions> {
-    const { changes } = ctx;
-    if (changes.length === 0) return { last: null, putInto: () => {} };
+  async assignRevisions(ctx: WriteContext, ahead?: (revisions: Revisions) => NewDelivery[]): Promise<AssignedRevisions> {
+    const { changes, spaceId } = ctx;
+    if (changes.length === 0) return { last: null, real: new Map(), putInto: () => {}, enqueued: false };
     if (ctx.firstRevision !== null) {
       // The changes carry these already: a second write of every changed record (120 µs of a
       // single account's creation, of some 2,300) and a walk through what was rendered saved.
-      const last = await this.store.takeRevisions(ctx.trx, ctx.spaceId, changes.length);
-      if (last !== ctx.firstRevision + changes.length - 1) throw new Error(`space ${ctx.spaceId}: revisions ${ctx.firstRevision}… were taken by another write`);
-      return { last, putInto: () => {} };
+      const last = await this.store.takeRevisions(ctx.trx, spaceId, changes.length);
+      if (last !== ctx.firstRevision + changes.length - 1) throw new Error(`space ${spaceId}: revisions ${ctx.firstRevision}… were taken by another write`);
+      return { last, real: new Map(), putInto: () => {}, enqueued: false };
     }
-    const last = await this.store.takeRevisionsInto(ctx.trx, ctx.spaceId, changes.map((change) => change.after.id));
+    // Writes in a space take their revisions in turn, so the next ones are most likely those after
+    // the last this process took there: deliveries rendered with them go in the same statement.
+    const lastSeen = this.lastRevisions.get(spaceId);
+    const expected = lastSeen === undefined || !ahead ? undefined : lastSeen + changes.length;
+    const taken = await this.store.takeRevisionsInto(ctx.trx, spaceId, changes.map((change) => change.after.id),
+      expected === undefined ? undefined : { last: expected, deliveries: ahead!({ last: expected, real: realRevisions(changes, expected) }) });
+    this.lastRevisions.set(spaceId, taken.last);
     // Provisional revision → real one.
-    const final = new Map(changes.map((change, index) => [change.after.revision as number, last - changes.length + 1 + index]));
-    return { last, putInto: (rendered) => replaceProvisionalRevisions(rendered, final) };
+    const real = realRevisions(changes, taken.last);
+    return { last: taken.last, real, putInto: (rendered) => replaceProvisionalRevisions(rendered, real), enqueued: taken.enqueued };
   }
 
   private async loadLive(ctx: WriteContext, entity: EntityDef, id: string): Promise<StoredRecord> {

@@ -9,7 +9,7 @@ import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefi
 import { dueAtFor, type DeliveryQueue, type NewDelivery } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import { newId } from '../domain/ids.js';
-import type { AssignedRevisions } from './record-writer.js';
+import { jsonWithRevisions, type Revisions } from './record-writer.js';
 import type { Renderer } from './renderer.js';
 import type { WriteContext } from './write-context.js';
 
@@ -63,18 +63,19 @@ export class WebhookOutbox {
     return { itemsByWebhook };
   }
 
-  /**
-   * Stores the prepared notifications as deliveries, with the write's real revisions put into them;
-   * returns the webhooks they were enqueued for.
-   */
-  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: AssignedRevisions): Promise<string[]> {
+  /** Stores the prepared notifications as deliveries, with the write's real revisions in them. */
+  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: Revisions): Promise<void> {
+    await this.queue.enqueue(ctx.trx, this.deliveries(ctx, prepared, revisions));
+  }
+
+  /** The prepared notifications as deliveries, with `revisions` in them; not yet stored. */
+  deliveries(ctx: WriteContext, prepared: PreparedNotifications, revisions: Revisions): NewDelivery[] {
     // Chunk N is due N × chunk_delay after the commit, which follows this insert within moments;
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
     const operationId = newId(commitTime);
     const deliveries: NewDelivery[] = [];
     for (const [matcher, items] of prepared.itemsByWebhook) {
-      revisions.putInto(items);
       const options = matcher.webhook.options ?? {};
       for (const chunk of chunkItems(items, options.chunk_size, options.chunk_delay)) {
         deliveries.push({
@@ -85,17 +86,21 @@ export class WebhookOutbox {
           chunk_index: chunk.index,
           events: JSON.stringify([...new Set(chunk.items.map((item) => item.event))]),
           item_count: chunk.items.length,
-          body: JSON.stringify(chunk.items),
+          body: jsonWithRevisions(chunk.items, revisions),
           due_at: dueAtFor(matcher.webhook, commitTime + chunk.delayMs),
           created_at: commitTime,
           recordIds: chunk.items.map((item) => String(item.entity.id)),
           // The write's last revision: writes in a space take revisions in turn until they commit,
           // so a later commit's are all higher.
-          sequence: deliverySequence(revisions.last!, chunk.index),
+          sequence: deliverySequence(revisions.last, chunk.index),
         });
       }
     }
-    await this.queue.enqueue(ctx.trx, deliveries);
+    return deliveries;
+  }
+
+  /** The webhooks the prepared notifications are for. */
+  webhooksOf(prepared: PreparedNotifications): string[] {
     return prepared.itemsByWebhook.map(([matcher]) => matcher.webhook.id);
   }
 

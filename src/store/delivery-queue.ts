@@ -38,6 +38,44 @@ const ENQUEUED_COLUMNS = [
 /** A delivery's link to one of its records: delivery_records' columns, likewise. */
 const LINK_COLUMNS = [['delivery_id', 'TEXT'], ['webhook_id', 'TEXT'], ['record_id', 'TEXT'], ['sequence', 'BIGINT']] as const;
 
+/** Each delivery's link to each of its records. */
+const linksOf = (deliveries: readonly NewDelivery[]) =>
+  deliveries.flatMap((delivery) => [...new Set(delivery.recordIds)].map((recordId) => ({ delivery, recordId })));
+
+/** How many values enqueuedAndAnnounced takes: an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
+export const ENQUEUED_VALUES = ENQUEUED_COLUMNS.length + LINK_COLUMNS.length;
+
+/** The values of enqueuedAndAnnounced, for `deliveries`. */
+export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
+  const links = linksOf(deliveries);
+  return [
+    ...ENQUEUED_COLUMNS.map(([column]) => deliveries.map((delivery) => delivery[column])),
+    links.map(({ delivery }) => delivery.id), links.map(({ delivery }) => delivery.webhook_id),
+    links.map(({ recordId }) => recordId), links.map(({ delivery }) => delivery.sequence),
+  ];
+}
+
+/**
+ * PostgreSQL: common table expressions that store a write's deliveries and their records' links and,
+ * once it commits, wake the other processes' workers, the last named `announced`; all only `when`
+ * (a condition) holds. Where they took three round trips (two of them in the write's turn), they
+ * take part of one; the columns go as arrays, so the text is the same for any number of rows.
+ * Values from the `first`th: see enqueuedValues.
+ */
+export function enqueuedAndAnnounced(slot: (index: number) => never, first: number, when: RawBuilder<unknown> = sql`true`) {
+  const arrays = (columns: readonly (readonly [string, string])[], from: number) =>
+    sql.join(columns.map(([, type], index) => sql`CAST(${slot(first + from + index)} AS ${sql.raw(type)}[])`));
+  const names = (columns: readonly (readonly [string, string])[]) => sql.raw(columns.map(([name]) => name).join(', '));
+  return sql`
+    enqueued AS (
+      INSERT INTO deliveries (${names(ENQUEUED_COLUMNS)}, status, attempts)
+      SELECT *, 'pending', 0 FROM unnest(${arrays(ENQUEUED_COLUMNS, 0)}) AS enqueued (${names(ENQUEUED_COLUMNS)}) WHERE ${when}),
+    linked AS (
+      INSERT INTO delivery_records (${names(LINK_COLUMNS)})
+      SELECT * FROM unnest(${arrays(LINK_COLUMNS, ENQUEUED_COLUMNS.length)}) AS linked (${names(LINK_COLUMNS)}) WHERE ${when}),
+    announced AS (SELECT ${workersNotified()} WHERE ${when})`;
+}
+
 /** Finished attempts per statement: 7 parameters each, well under SQLite's limit. */
 const FINISHED_PER_STATEMENT = 200;
 
@@ -237,25 +275,8 @@ export class DeliveryQueue {
     this.database.db.insertInto('delivery_records').values(Array.from({ length: count }, (_, row) => ({
       delivery_id: slot(4 * row), webhook_id: slot(4 * row + 1), record_id: slot(4 * row + 2), sequence: slot(4 * row + 3),
     }))));
-  /**
-   * PostgreSQL: a write's deliveries, their records' links and the other processes' wake-up in one
-   * statement, where they took three round trips (two of them in the write's turn); the columns go
-   * as arrays, so its text is the same for any number of rows. Values: ENQUEUED_COLUMNS, then
-   * LINK_COLUMNS, each an array.
-   */
-  private readonly enqueuedAndAnnounced = new StatementTemplate<'one'>((slot) => {
-    const arrays = (columns: readonly (readonly [string, string])[], first: number) =>
-      sql.join(columns.map(([, type], index) => sql`CAST(${slot(first + index)} AS ${sql.raw(type)}[])`));
-    const names = (columns: readonly (readonly [string, string])[]) => sql.raw(columns.map(([name]) => name).join(', '));
-    return sql`
-      WITH enqueued AS (
-        INSERT INTO deliveries (${names(ENQUEUED_COLUMNS)}, status, attempts)
-        SELECT *, 'pending', 0 FROM unnest(${arrays(ENQUEUED_COLUMNS, 0)}) AS enqueued (${names(ENQUEUED_COLUMNS)})),
-      linked AS (
-        INSERT INTO delivery_records (${names(LINK_COLUMNS)})
-        SELECT * FROM unnest(${arrays(LINK_COLUMNS, ENQUEUED_COLUMNS.length)}) AS linked (${names(LINK_COLUMNS)}))
-      SELECT ${workersNotified()}`;
-  });
+  /** PostgreSQL: a write's deliveries, their records' links and the other processes' wake-up (see enqueuedAndAnnounced). */
+  private readonly enqueuedAndAnnounced = new StatementTemplate<'one'>((slot) => sql`WITH ${enqueuedAndAnnounced(slot, 0)} SELECT count(*) FROM announced`);
 
   // A claim's statements, likewise: a claim of 16 spent 18.5 µs a delivery compiling them
   // on SQLite and 15.9 on PostgreSQL, in the queue's own loop, before the building itself.
@@ -353,15 +374,11 @@ export class DeliveryQueue {
    */
   async enqueue(executor: Executor, deliveries: readonly NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
-    const links = deliveries.flatMap((delivery) => [...new Set(delivery.recordIds)].map((recordId) => ({ delivery, recordId })));
     if (this.database.dialect === 'postgres') {
-      await this.enqueuedAndAnnounced.run(executor, 'one', [
-        ...ENQUEUED_COLUMNS.map(([column]) => deliveries.map((delivery) => delivery[column])),
-        links.map(({ delivery }) => delivery.id), links.map(({ delivery }) => delivery.webhook_id),
-        links.map(({ recordId }) => recordId), links.map(({ delivery }) => delivery.sequence),
-      ]);
+      await this.enqueuedAndAnnounced.run(executor, 'one', enqueuedValues(deliveries));
       return;
     }
+    const links = linksOf(deliveries);
     await this.deliveriesInserted.run(executor, deliveries.length, deliveries.flatMap((delivery) => ENQUEUED_COLUMNS.map(([column]) => delivery[column])));
     // Several hundred rows a statement keeps under SQLite's bound-parameter limit.
     for (let start = 0; start < links.length; start += 500) {

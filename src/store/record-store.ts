@@ -9,6 +9,7 @@ import { decodeJson, type Database, type Executor } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { slots, StatementTemplate } from './statement-template.js';
 import { compileFilter } from './sql-filter.js';
+import { enqueuedAndAnnounced, enqueuedValues, type NewDelivery } from './delivery-queue.js';
 
 type Sql = RawBuilder<unknown>;
 
@@ -75,18 +76,22 @@ export class RecordStore {
   /**
    * PostgreSQL: the counter advanced and revisions stored in records' documents, in one statement;
    * values: the space, then each record's id and its revision less the counter's after the advance,
-   * then the advance (0 leaves the counter as it is).
+   * then the advance (0 leaves the counter as it is). With `deliveries`, then the last revision the
+   * deliveries expect and ENQUEUED_VALUES: they are stored too if the counter gives that one.
    */
-  private readonly revisionsTakenAndStored = new StatementTemplate<number, { revision: number }>((slot, count) => {
+  private readonly revisionsTakenAndStored = new StatementTemplate<{ count: number; deliveries: boolean }, { revision: number; enqueued: number }>((slot, { count, deliveries }) => {
     // VALUES columns are named column1, column2; the casts type the parameters.
     const values = Array.from({ length: count }, (_, row) => sql`(CAST(${slot(2 * row + 1)} AS TEXT), CAST(${slot(2 * row + 2)} AS BIGINT))`);
+    const expected = 2 * count + 2;
     return sql`
-      WITH taken AS (UPDATE spaces SET revision = revision + CAST(${slot(2 * count + 1)} AS BIGINT) WHERE id = ${slot(0)} RETURNING revision)
-      UPDATE records SET data = jsonb_set(data, '{revision}', to_jsonb(taken.revision + v.column2))
-      FROM taken, (VALUES ${sql.join(values)}) AS v
-      WHERE records.space_id = ${slot(0)} AND records.id = v.column1
-      RETURNING taken.revision`;
-  });
+      WITH taken AS (UPDATE spaces SET revision = revision + CAST(${slot(2 * count + 1)} AS BIGINT) WHERE id = ${slot(0)} RETURNING revision),
+      stored AS (
+        UPDATE records SET data = jsonb_set(data, '{revision}', to_jsonb(taken.revision + v.column2))
+        FROM taken, (VALUES ${sql.join(values)}) AS v
+        WHERE records.space_id = ${slot(0)} AND records.id = v.column1)
+      ${deliveries ? sql`, ${enqueuedAndAnnounced(slot, expected + 1, sql`(SELECT revision FROM taken) = CAST(${slot(expected)} AS BIGINT)`)}` : sql``}
+      SELECT revision, ${deliveries ? sql`(SELECT count(*) FROM announced)` : sql`0`} AS enqueued FROM taken`;
+  }, ({ count, deliveries }) => `${count} ${deliveries}`);
 
   constructor(private readonly database: Database) {}
 
@@ -199,21 +204,31 @@ export class RecordStore {
    * keeps the later. Returns the last revision taken. Only where revisions are taken at the end
    * (PostgreSQL; see revisionsFrom): up to REVISIONS_PER_STATEMENT records take and store theirs in
    * one statement, as it runs in the write's turn (see EntityEngine.write), where each round trip is
-   * one the space's other writes wait for.
+   * one the space's other writes wait for. So `ahead`, the write's deliveries rendered for the last
+   * revision it expects, go in the same statement, stored only if that is the one taken (`enqueued`).
    */
-  async takeRevisionsInto(executor: Executor, spaceId: string, changed: readonly string[]): Promise<number> {
+  async takeRevisionsInto(
+    executor: Executor,
+    spaceId: string,
+    changed: readonly string[],
+    ahead?: { readonly last: number; readonly deliveries: readonly NewDelivery[] },
+  ): Promise<{ last: number; enqueued: boolean }> {
     if (this.database.capabilities.writeLockedTransactions) throw new Error('a SQLite write carries its revisions from the start (see revisionsFrom)');
     // Each record's revision less the last one taken: from 1 - changed.length to 0.
     const offsets = new Map<string, number>();
     for (const [index, id] of changed.entries()) offsets.set(id, index + 1 - changed.length);
     const entries = [...offsets];
     let last = 0;
+    let enqueued = false;
     for (let start = 0; start < entries.length; start += REVISIONS_PER_STATEMENT) {
       const chunk = entries.slice(start, start + REVISIONS_PER_STATEMENT);
-      const [row] = await this.revisionsTakenAndStored.run(executor, chunk.length, [spaceId, ...chunk.flat(), start === 0 ? changed.length : 0]);
-      last = Number(row!.revision);
+      // The counter advances in the first statement, which says the last revision.
+      const withAhead = start === 0 && ahead !== undefined && ahead.deliveries.length > 0;
+      const values = [spaceId, ...chunk.flat(), start === 0 ? changed.length : 0, ...(withAhead ? [ahead.last, ...enqueuedValues(ahead.deliveries)] : [])];
+      const [row] = await this.revisionsTakenAndStored.run(executor, { count: chunk.length, deliveries: withAhead }, values);
+      if (start === 0) [last, enqueued] = [Number(row!.revision), Number(row!.enqueued) > 0];
     }
-    return last;
+    return { last, enqueued };
   }
 
   async list(executor: Executor, query: ListQuery): Promise<ListResult> {

@@ -4,6 +4,7 @@
 // client syncing by revision (everything above the highest it has seen) never misses a record, however
 // many writers there are.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliverySequence } from '../../src/domain/notification.js';
 import { TestApi } from '../support/api.js';
 import { databaseKinds } from '../support/databases.js';
 import { Receiver } from '../support/receiver.js';
@@ -41,6 +42,31 @@ describe.each(databaseKinds)('revisions (%s)', (kind) => {
       ['Account.Update', updated.revision],
     ]);
     await api.delete(`entities/Webhooks/${webhook.id}`);
+  });
+
+  it("shows each write its own revision in its notification while another process writes in the space between", async () => {
+    // Each process renders a write's notifications for the revisions it expects, the ones after the
+    // last it took; whenever the other process wrote in between, that guess is wrong.
+    const other = await api.alongside();
+    try {
+      const webhook = await api.create('Webhooks', { url: `${receiver.url}/interleaved`, events: ['Account.Create'] });
+      const writers = [api, api, other, api, other, other, api, api];
+      const created: { id: string; revision: number }[] = [];
+      for (const [index, writer] of writers.entries()) created.push(await writer.create('Accounts', { name: `Interleaved ${index}`, owner_id: ownerId }));
+      const interleaved = () => receiver.requests.filter((request) => request.path === '/interleaved');
+      await receiver.waitFor(() => interleaved().length >= writers.length);
+      const notified = new Map(interleaved().flatMap((request) => request.json).map((item: any) => [item.entity.id, item.entity.revision]));
+      for (const { id, revision } of created) {
+        expect(notified.get(id)).toBe(revision);
+        expect(await revisionOf(id)).toBe(revision);
+      }
+      // Deliveries are ordered per record by their write's last revision.
+      const links = await api.tidings.database.db.selectFrom('delivery_records').select(['record_id', 'sequence']).where('record_id', 'in', created.map(({ id }) => id)).execute();
+      expect(new Map(links.map((link) => [link.record_id, Number(link.sequence)]))).toEqual(new Map(created.map(({ id, revision }) => [id, deliverySequence(revision, 0)])));
+      await api.delete(`entities/Webhooks/${webhook.id}`);
+    } finally {
+      await other.close();
+    }
   });
 
   it('numbers the records of a batch in order; a record written twice keeps the later revision, a failed item takes none', async () => {

@@ -68,6 +68,11 @@ export class TestApi {
     this.tidings = await TestApi.open(this.database, options);
   }
 
+  /** Another Tidings on the same database, as a second process would be; closing it leaves the database. */
+  async alongside(options: StartOptions = {}): Promise<TestApi> {
+    return new TestApi(await TestApi.open(this.database, options), { ...this.database, drop: async () => {} });
+  }
+
   get app(): FastifyInstance {
     return this.tidings.app;
   }
