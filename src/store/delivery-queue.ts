@@ -42,10 +42,7 @@ const LINK_COLUMNS = [['delivery_id', 'TEXT'], ['webhook_id', 'TEXT'], ['record_
 const linksOf = (deliveries: readonly NewDelivery[]) =>
   deliveries.flatMap((delivery) => [...new Set(delivery.recordIds)].map((recordId) => ({ delivery, recordId })));
 
-/** How many values enqueuedAndAnnounced takes: an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
-export const ENQUEUED_VALUES = ENQUEUED_COLUMNS.length + LINK_COLUMNS.length;
-
-/** The values of enqueuedAndAnnounced, for `deliveries`. */
+/** The values of enqueuedAndAnnounced, for `deliveries`: an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
 export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
   const links = linksOf(deliveries);
   return [

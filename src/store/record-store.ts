@@ -77,7 +77,7 @@ export class RecordStore {
    * PostgreSQL: the counter advanced and revisions stored in records' documents, in one statement;
    * values: the space, then each record's id and its revision less the counter's after the advance,
    * then the advance (0 leaves the counter as it is). With `deliveries`, then the last revision the
-   * deliveries expect and ENQUEUED_VALUES: they are stored too if the counter gives that one.
+   * deliveries expect and the deliveries' values (see enqueuedValues): they are stored too if the counter gives that one.
    */
   private readonly revisionsTakenAndStored = new StatementTemplate<{ count: number; deliveries: boolean }, { revision: number; enqueued: number }>((slot, { count, deliveries }) => {
     // VALUES columns are named column1, column2; the casts type the parameters.
