@@ -151,6 +151,7 @@ export class EntityEngine {
       const ctx = newWriteContext(trx, spaceId, request.validationLevel, await store.revisionsFrom(trx, spaceId), clock);
       result = await work(ctx, trx);
       const notifications = outbox ? await outbox.prepare(ctx, { skipKeys: request.skipKeys ?? [] }) : null;
+      await outbox?.announceReleased(ctx);
       // From taking revisions to the commit, writes in a space take turns: on PostgreSQL the
       // revision counter's row stays locked until the commit. Waiting here rather than on that lock
       // keeps one of this process's writes at a time at it: with 16 writers all queued on the row,
@@ -169,6 +170,7 @@ export class EntityEngine {
         committed = trx.commit().execute();
       });
       await committed;
+      enqueuedFor = [...enqueuedFor, ...ctx.released];
     } catch (error) {
       await trx.rollback().execute();
       throw error;

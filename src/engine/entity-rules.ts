@@ -67,6 +67,7 @@ export class EntityRules {
       if (before?.is_disabled === true && record.is_disabled !== true) {
         await resetHealth(ctx.trx, record.id);
         await releaseDeliveries(ctx.trx, record.id, ctx.nowMs);
+        ctx.released.push(record.id);
       }
     }
     if (entity.name === 'WebhookEvent') {

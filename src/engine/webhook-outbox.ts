@@ -99,6 +99,14 @@ export class WebhookOutbox {
     return deliveries;
   }
 
+  /**
+   * Webhooks the write enabled again have deliveries falling due at its commit: other processes'
+   * workers are told then, as for new deliveries (this process's worker is woken by the caller).
+   */
+  async announceReleased(ctx: WriteContext): Promise<void> {
+    if (ctx.released.length > 0) await this.queue.announceEnqueued(ctx.trx);
+  }
+
   /** The webhooks the prepared notifications are for. */
   webhooksOf(prepared: PreparedNotifications): string[] {
     return prepared.itemsByWebhook.map(([matcher]) => matcher.webhook.id);

@@ -15,6 +15,8 @@ export interface WriteContext {
   readonly now: string;
   readonly nowMs: number;
   readonly changes: RecordChange[];
+  /** Webhooks enabled again by the write, whose held deliveries fall due at its commit. */
+  readonly released: string[];
   /**
    * Records rendered during the write, by record, revision and projection (see Renderer.renderInWrite):
    * the response and the webhook payloads of the default shape are one render, not two.
@@ -33,7 +35,7 @@ export function newWriteContext(
   clock: () => Date = () => new Date(),
 ): WriteContext {
   const date = clock();
-  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], renders: new Map(), firstRevision };
+  return { trx, spaceId, level, now: formatDateTime(date), nowMs: date.getTime(), changes: [], released: [], renders: new Map(), firstRevision };
 }
 
 /**

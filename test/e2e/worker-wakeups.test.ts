@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeliveryWorker } from '../../src/delivery/worker.js';
 import { Lanes } from '../../src/delivery/lanes.js';
+import { ThreadedSender } from '../../src/delivery/threaded-sender.js';
 import { HttpSender } from '../../src/delivery/sender.js';
 import { TargetPolicy } from '../../src/domain/target-policy.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
@@ -79,7 +80,8 @@ describe('the delivery worker with many deliveries for one webhook', () => {
 
   beforeAll(async () => {
     receiver = await Receiver.start();
-    api = await TestApi.start('sqlite', { workers: true });
+    // No polling claim within a test: every claim here is one the worker was woken for.
+    api = await TestApi.start('sqlite', { workers: true, workerPollIntervalMs: 30_000 });
   });
   afterAll(async () => {
     vi.restoreAllMocks();
@@ -94,11 +96,19 @@ describe('the delivery worker with many deliveries for one webhook', () => {
     // the rest of the test; later ones answer at once. The next 96 (four times the cap in all) are
     // handed to the webhook's lane meanwhile, where they wait their turn.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 3_000 } : 204);
-    const handedOver = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
+    // Handed to the sender: the worker counts each delivery as its webhook's before it sends it.
+    const handedOver = vi.spyOn(ThreadedSender.prototype, 'send');
+    const claimsBefore = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     for (let n = 0; n < 128; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
     await receiver.waitForRequests(32);
-    await vi.waitFor(async () => expect((await Promise.all(handedOver.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows)).toHaveLength(128));
+    await vi.waitFor(() => expect(handedOver).toHaveBeenCalledTimes(128), { timeout: 5_000 });
+    // A wake-up those writes asked for may still be on its way to a claim: wait for a quiet 200 ms.
+    for (let seen = -1, rounds = 0; claimsBefore.mock.calls.length !== seen && rounds < 20; rounds++) {
+      seen = claimsBefore.mock.calls.length;
+      await sleep(200);
+    }
     handedOver.mockRestore();
+    claimsBefore.mockRestore();
 
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     for (let n = 128; n < 136; n++) await api.create('Accounts', { name: `capped ${n}`, owner_id: owner });
@@ -114,24 +124,26 @@ describe('the delivery worker with many deliveries for one webhook', () => {
     expect(new Set(receiver.requests.map((request) => request.rawBody))).toHaveProperty('size', 136);
   });
 
-  it('refills the webhook\'s lane as its attempts end, beyond the slots the pool has free', async () => {
+  it('is woken when a webhook is enabled again, and refills its lane as its attempts end, beyond the slots the pool has free', async () => {
     receiver.reset();
     // Disabled while the products are created, so that their 300 deliveries fall due together.
     const webhook = await api.create('Webhooks', { url: `${receiver.url}/backlog`, events: ['Product.Create'], is_disabled: true });
     for (let n = 0; n < 300; n++) await api.create('Products', { name: `backlog ${n}` });
+    // The worker has claimed what these writes woke it for (nothing: held) and sleeps: enabling the
+    // webhook must wake it.
+    await sleep(100);
     // The first 32 (one webhook's attempts in flight at most) answer after 300 ms, the 32 that waited
     // behind them in its lane after 2 s, the rest at once.
     receiver.respond = (_request, index) => (index < 32 ? { status: 204, delayMs: 300 } : index < 64 ? { status: 204, delayMs: 2_000 } : 204);
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     await api.patch(`entities/Webhooks/${webhook.id}`, { is_disabled: false });
     await receiver.waitForRequests(64);
-    await sleep(200);
     // The first claim took the pool's 64 (32 in flight, 32 in the lane). Once the first 32 ended, the
     // lane was refilled to four times the cap (32 in flight, 96 waiting), not only by the 32 slots
     // the pool had free: 160 handed over in all while the second 32 are in flight.
-    const handedOver = (await Promise.all(claims.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows).filter((row) => row.webhook_id === webhook.id);
+    const handedOver = async () => (await Promise.all(claims.mock.results.map((result) => result.value))).flatMap((claim) => claim.rows).filter((row) => row.webhook_id === webhook.id);
+    await vi.waitFor(async () => expect(await handedOver()).toHaveLength(160), { timeout: 1_500 });
     claims.mockRestore();
-    expect(handedOver).toHaveLength(160);
     expect(receiver.requests).toHaveLength(64);
     await receiver.waitForRequests(300);
     await api.deliveriesSettled(5_000);
