@@ -178,6 +178,14 @@ type FirstRoundRow =
 /** The breakers that have tripped (open, or half-open), by webhook. */
 type Tripped = ReadonlyMap<string, Pick<Health, 'consecutiveFailures' | 'openUntil'>>;
 
+/** What a claim adds probes for (see withProbes): the tripped breakers, and which of them are half-open. */
+interface Breakers {
+  readonly tripped: Tripped;
+  readonly halfOpen: readonly string[];
+}
+const breakersOf = (tripped: Tripped, now: number, threshold: number): Breakers =>
+  ({ tripped, halfOpen: [...tripped].filter(([, health]) => isHalfOpen(health, now, threshold)).map(([webhookId]) => webhookId) });
+
 /** How many values attemptsEnded takes: the worker, then an array for each of its columns. */
 const ATTEMPTS_ENDED_VALUES = 13;
 
@@ -433,7 +441,7 @@ export class DeliveryQueue {
       if (webhookIds.length > 0) this.lastWebhookClaimed = webhookIds[webhookIds.length - 1]!;
       const asks = shares(webhookIds.map((webhookId) => ({ webhookId, room: roomOf(rooms, webhookId) })), limit);
       const claimed = await this.shareOut(trx, { asks, leased: webhookIds.length === 0 ? [] : await this.leaseEarliest(trx, asks, now, lease) }, now, limit, lease);
-      return this.withProbes(trx, claimed, { now, limit, rooms, tripped, threshold: fairness.breakerThreshold ?? 0, lease });
+      return this.withProbes(trx, claimed, breakersOf(tripped, now, fairness.breakerThreshold ?? 0), { now, limit, rooms, lease });
     });
   }
 
@@ -466,9 +474,10 @@ export class DeliveryQueue {
       else leased.push(row);
     }
     const claimed = await this.shareOut(db, this.firstRoundOf(leased, limit, rooms), now, limit, lease);
-    const probing = { now, limit, rooms, tripped, threshold: threshold ?? 0, lease };
-    const probesDue = claimed.length < limit && [...tripped.values()].some((health) => isHalfOpen(health, now, probing.threshold));
-    return probesDue ? db.transaction().execute((trx) => this.withProbes(trx, claimed, probing)) : this.withProbes(db, claimed, probing);
+    const breakers = breakersOf(tripped, now, threshold ?? 0);
+    const claim = { now, limit, rooms, lease };
+    const probesDue = claimed.length < limit && breakers.halfOpen.length > 0;
+    return probesDue ? db.transaction().execute((trx) => this.withProbes(trx, claimed, breakers, claim)) : this.withProbes(db, claimed, breakers, claim);
   }
 
   /**
@@ -495,9 +504,9 @@ export class DeliveryQueue {
   private async withProbes(
     executor: Executor,
     claimed: readonly ClaimedDelivery[],
-    { now, limit, rooms, tripped, threshold, lease }: { now: number; limit: number; rooms: Rooms; tripped: Tripped; threshold: number; lease: Lease },
+    { tripped, halfOpen }: Breakers,
+    { now, limit, rooms, lease }: { now: number; limit: number; rooms: Rooms; lease: Lease },
   ): Promise<ClaimResult> {
-    const halfOpen = [...tripped].filter(([, health]) => isHalfOpen(health, now, threshold)).map(([webhookId]) => webhookId);
     const lastProbes = claimed.length < limit ? await this.lastProbes(executor, halfOpen, now) : new Map<string, string | null>();
     const asks = [...lastProbes.keys()].slice(0, limit - claimed.length).map((webhookId) => ({ webhookId, room: 1, share: 1 }));
     const probes = asks.length === 0 ? [] : await this.recordProbes(executor, lease.workerId, await this.leaseEarliest(executor, asks, now, lease), lastProbes);
