@@ -4,7 +4,7 @@
 import { Agent, request } from 'undici';
 import { newId } from '../src/domain/ids.js';
 import { createTestDatabase, type DatabaseKind } from '../test/support/databases.js';
-import { ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, openSetupTidings, percentile, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
+import { analyzeDatabase, ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, openSetupTidings, percentile, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
 
 /** Writes in flight at once in the steady scenario's open loop. */
 const MAX_OUTSTANDING_WRITES = 64;
@@ -125,7 +125,7 @@ export async function backlog(kind: DatabaseKind, receiver: Receiver, count: num
  * they can for `saturationSeconds` → writes/s and deliveries/s.
  */
 export async function steady(kind: DatabaseKind, receiver: Receiver, settings: { rate: number; seconds: number; warmUpSeconds: number; saturationSeconds: number; writers: number }) {
-  return onFreshTidings(kind, async (api, _databaseUrl, tidings) => {
+  return onFreshTidings(kind, async (api, databaseUrl, tidings) => {
     const ownerId = await ownerOf(api);
     const write = async (sent: Map<string, number>, apiLatencies: number[]) => {
       const name = accountName();
@@ -171,6 +171,7 @@ export async function steady(kind: DatabaseKind, receiver: Receiver, settings: {
     await openLoop(settings.warmUpSeconds, warmSent, []);
     await measure(warmPath, warmSent);
     await api.delete(`entities/Webhooks/${warmHook}`);
+    await analyzeDatabase(databaseUrl);
 
     const steadyPath = pathFor('timed-steady');
     const steadyHook = await api.create('Webhooks', { url: `${receiver.url}/${steadyPath}`, events: ['Account.Create'] });
