@@ -59,7 +59,7 @@ export function chunkItems<T>(items: readonly T[], chunkSize = DEFAULT_CHUNK_SIZ
 }
 
 /** More chunks than one operation can make (1,000 items at most, chunks of at least one). */
-const CHUNKS_PER_OPERATION = 10_000;
+export const CHUNKS_PER_OPERATION = 10_000;
 
 /**
  * Orders deliveries in commit order: the write's last revision (writes in a space take revisions in

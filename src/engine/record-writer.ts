@@ -14,6 +14,7 @@ import type { StoredRecord } from '../domain/projection.js';
 import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
 import { TargetPolicy } from '../domain/target-policy.js';
 import type { NewDelivery } from '../store/delivery-queue.js';
+import type { DeliveryRevisions } from './webhook-outbox.js';
 import type { RecordRow, RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from '../domain/ids.js';
@@ -22,27 +23,13 @@ import { changeRevision, type WriteContext, type WriteOperation } from './write-
 const defaultValue = (definition: FieldDef) =>
   definition.default === undefined ? null : structuredClone(definition.default);
 
-/** The revisions a write takes: the last of them, and each change's for its provisional one (see changeRevision). */
-export interface Revisions {
-  readonly last: number;
-  /** Empty where the changes carried their real revisions from the start. */
-  readonly real: ReadonlyMap<number, number>;
-}
-
-/** The revisions a write took (see Revisions), and what puts them into values rendered before. */
-export interface AssignedRevisions extends Omit<Revisions, 'last'> {
+/** The revisions a write took, and what puts them into values rendered before (responses). */
+export interface AssignedRevisions {
   /** Null when the write changed nothing. */
   readonly last: number | null;
   readonly putInto: (rendered: unknown) => void;
-  /** The deliveries `assignRevisions` was given ahead were stored with them. */
-  readonly enqueued: boolean;
-}
-
-/** The JSON of `value` (rendered in the write) with the real revisions in place of provisional ones. */
-export function jsonWithRevisions(value: unknown, revisions: Revisions): string {
-  const { real } = revisions;
-  if (real.size === 0) return JSON.stringify(value);
-  return JSON.stringify(value, (key, field: unknown) => (key === 'revision' && typeof field === 'number' && real.has(field) ? real.get(field) : field));
+  /** The transaction committed with the revisions, the deliveries stored with them (PostgreSQL). */
+  readonly committed: boolean;
 }
 
 /** A write's changes' real revisions, `last` the last of them, by their provisional ones. */
@@ -51,8 +38,6 @@ const realRevisions = (changes: WriteContext['changes'], last: number) =>
 
 export class RecordWriter {
   private readonly rules: EntityRules;
-  /** PostgreSQL: the last revision this process took in each space (see assignRevisions). */
-  private readonly lastRevisions = new Map<string, number>();
 
   constructor(
     private readonly store: RecordStore,
@@ -166,35 +151,30 @@ export class RecordWriter {
   }
 
   /**
-   * Takes the write's revisions from the space's counter. Called last, just before the commit: on
-   * PostgreSQL taking them locks the counter until the commit, so writes in a space wait for each
-   * other only from here on (see EntityEngine.write). Where the changes carry provisional revisions,
-   * gives them their real ones, in order, and stores them; returns what puts those into values
-   * rendered meanwhile (responses, notifications). There, `ahead` renders the write's deliveries for
-   * the revisions it expects, which are stored in the same round trip if those are the ones taken
-   * (`enqueued`); otherwise the caller stores them afterwards. Where the changes carry their real
-   * revisions from the start (SQLite, see RecordStore.revisionsFrom), only the counter moves.
+   * Takes the write's revisions from the space's counter. Called last: on PostgreSQL taking them locks
+   * the counter until the commit, so writes in a space wait for each other only from here on (see
+   * EntityEngine.write). Where the changes carry provisional revisions (PostgreSQL), gives them their
+   * real ones, in order, stores them and the write's `deliveries` (rendered for the revisions to come)
+   * and commits, all in one round trip (see RecordStore.takeRevisionsAndCommit); returns what puts the
+   * real revisions into values rendered meanwhile (the response). Where the changes carry their real
+   * revisions from the start (SQLite, see RecordStore.revisionsFrom), only the counter moves, and the
+   * caller stores the deliveries and commits.
    */
-  async assignRevisions(ctx: WriteContext, ahead?: (revisions: Revisions) => NewDelivery[]): Promise<AssignedRevisions> {
+  async assignRevisions(ctx: WriteContext, deliveries?: (revisions: DeliveryRevisions) => NewDelivery[]): Promise<AssignedRevisions> {
     const { changes, spaceId } = ctx;
-    if (changes.length === 0) return { last: null, real: new Map(), putInto: () => {}, enqueued: false };
+    if (changes.length === 0) return { last: null, putInto: () => {}, committed: false };
     if (ctx.firstRevision !== null) {
       // The changes carry these already: a second write of every changed record (120 µs of a
       // single account's creation, of some 2,300) and a walk through what was rendered saved.
       const last = await this.store.takeRevisions(ctx.trx, spaceId, changes.length);
       if (last !== ctx.firstRevision + changes.length - 1) throw new Error(`space ${spaceId}: revisions ${ctx.firstRevision}… were taken by another write`);
-      return { last, real: new Map(), putInto: () => {}, enqueued: false };
+      return { last, putInto: () => {}, committed: false };
     }
-    // Writes in a space take their revisions in turn, so the next ones are most likely those after
-    // the last this process took there: deliveries rendered with them go in the same statement.
-    const lastSeen = this.lastRevisions.get(spaceId);
-    const expected = lastSeen === undefined || !ahead ? undefined : lastSeen + changes.length;
-    const taken = await this.store.takeRevisionsInto(ctx.trx, spaceId, changes.map((change) => change.after.id),
-      expected === undefined ? undefined : { last: expected, deliveries: ahead!({ last: expected, real: realRevisions(changes, expected) }) });
-    this.lastRevisions.set(spaceId, taken.last);
-    // Provisional revision → real one.
-    const real = realRevisions(changes, taken.last);
-    return { last: taken.last, real, putInto: (rendered) => replaceProvisionalRevisions(rendered, real), enqueued: taken.enqueued };
+    // Each change's offset from the write's last revision, by its provisional one.
+    const offsets = new Map(changes.map((change, index) => [change.after.revision as number, index + 1 - changes.length]));
+    const last = await this.store.takeRevisionsAndCommit(ctx.trx, spaceId, changes.map((change) => change.after.id), deliveries?.({ offsets }) ?? []);
+    const real = realRevisions(changes, last);
+    return { last, putInto: (rendered) => replaceProvisionalRevisions(rendered, real), committed: true };
   }
 
   private async loadLive(ctx: WriteContext, entity: EntityDef, id: string): Promise<StoredRecord> {

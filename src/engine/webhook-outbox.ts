@@ -3,13 +3,13 @@
 // the deliveries. A write that rolls back leaves no delivery; one that commits cannot lose one.
 import type { Catalogue } from '../domain/catalogue.js';
 import { DOCUMENT_LINK_FIELDS, deriveEvents, type EventOccurrence, type RecordRef } from '../domain/event-derivation.js';
+import { jsonTemplate } from '../domain/body-template.js';
 import { chunkItems, deliverySequence, describeChanges, embeddedWebhook, type NotificationItem } from '../domain/notification.js';
 import { parseProjection, type StoredRecord } from '../domain/projection.js';
 import { subscriptionNamesFor, WebhookMatcher, type MatchFacts, type WebhookDefinition } from '../domain/webhook-matching.js';
 import { dueAtFor, type DeliveryQueue, type NewDelivery } from '../store/delivery-queue.js';
 import type { RecordStore } from '../store/record-store.js';
 import { newId } from '../domain/ids.js';
-import { jsonWithRevisions, type Revisions } from './record-writer.js';
 import type { Renderer } from './renderer.js';
 import type { WriteContext } from './write-context.js';
 
@@ -18,6 +18,13 @@ export interface WriteOrigin {
   /** `Webhook-Skip-Key` values: webhooks listing one of them are not notified. */
   readonly skipKeys: readonly string[];
 }
+
+/**
+ * The revisions a write's deliveries carry, as they are rendered: known (`last`, the write's last),
+ * or still to be taken, each change's offset from the last by its provisional revision (PostgreSQL,
+ * see RecordWriter.assignRevisions).
+ */
+export type DeliveryRevisions = { readonly last: number } | { readonly offsets: ReadonlyMap<number, number> };
 
 /** A write's notifications, rendered and grouped by webhook, waiting for the write's revisions. */
 export interface PreparedNotifications {
@@ -63,13 +70,18 @@ export class WebhookOutbox {
     return { itemsByWebhook };
   }
 
-  /** Stores the prepared notifications as deliveries, with the write's real revisions in them. */
-  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: Revisions): Promise<void> {
+  /** Stores the prepared notifications as deliveries, with the write's revisions in them. */
+  async enqueue(ctx: WriteContext, prepared: PreparedNotifications, revisions: { readonly last: number }): Promise<void> {
     await this.queue.enqueue(ctx.trx, this.deliveries(ctx, prepared, revisions));
   }
 
-  /** The prepared notifications as deliveries, with `revisions` in them; not yet stored. */
-  deliveries(ctx: WriteContext, prepared: PreparedNotifications, revisions: Revisions): NewDelivery[] {
+  /**
+   * The prepared notifications as deliveries, with `revisions` in them; not yet stored. With offsets
+   * for revisions, they await them (see DeliveryAwaitingRevisions).
+   */
+  deliveries(ctx: WriteContext, prepared: PreparedNotifications, revisions: DeliveryRevisions): NewDelivery[] {
+    // Awaiting its revisions, a delivery's sequence counts from its write's last (see deliverySequence).
+    const [last, offsets] = 'last' in revisions ? [revisions.last, new Map<number, number>()] : [0, revisions.offsets];
     // Chunk N is due N × chunk_delay after the commit, which follows this insert within moments;
     // the write's own start may lie much earlier (a batch of hundreds of records).
     const commitTime = this.clock();
@@ -86,13 +98,13 @@ export class WebhookOutbox {
           chunk_index: chunk.index,
           events: JSON.stringify([...new Set(chunk.items.map((item) => item.event))]),
           item_count: chunk.items.length,
-          body: jsonWithRevisions(chunk.items, revisions),
+          body: jsonTemplate(chunk.items, offsets),
           due_at: dueAtFor(matcher.webhook, commitTime + chunk.delayMs),
           created_at: commitTime,
           recordIds: chunk.items.map((item) => String(item.entity.id)),
           // The write's last revision: writes in a space take revisions in turn until they commit,
           // so a later commit's are all higher.
-          sequence: deliverySequence(revisions.last, chunk.index),
+          sequence: deliverySequence(last, chunk.index),
         });
       }
     }

@@ -149,7 +149,7 @@ export function openDatabase(url: string): Database {
     pool.on('error', () => {});
     pool.on('connect', (client) => {
       client.on('error', () => {});
-      nameStatements(client);
+      sendStatements(client);
     });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     return { url, db, dialect: 'postgres', capabilities: { rowLocks: true, writeLockedTransactions: false }, close: () => db.destroy() };
@@ -178,22 +178,84 @@ const NAMED_STATEMENTS = 200;
 const statementNames = new Map<string, string>();
 
 /**
- * Sends Kysely's statements with parameters as named (prepared) ones. PostgreSQL parses and plans an
- * unnamed statement anew each time; a named one is parsed once per connection, and after five runs
- * PostgreSQL may keep a generic plan (for the claim's statement it is the same index scans as the
- * custom one). In the steady scenario, alternating runs in one slow hour: 181 and 194 writes/s
- * served against 123 and 138 unnamed. The names are bounded because statements whose text varies
- * with a list's length (`IN (…)`, `VALUES …`) would otherwise prepare without end on every pooled
- * connection. Statements without parameters (DDL, BEGIN, COMMIT) parse cheaply and stay unnamed.
+ * A statement's last value, on PostgreSQL: the statement is sent with its transaction's COMMIT after
+ * it, in one round trip, and the transaction ends with it (see sendStatements).
  */
-function nameStatements(client: pg.PoolClient): void {
+export const AND_COMMIT = Symbol('and commit');
+
+/** The wire connection pg.Query writes its messages to (not in pg's types). */
+interface WireConnection {
+  execute(config: { portal?: string; rows?: number }): void;
+  parse(config: { text: string }): void;
+  bind(config: object): void;
+  sync(): void;
+}
+
+/**
+ * A statement and then its transaction's COMMIT, in the extended protocol's pipeline: both go before
+ * the one Sync, so they take one round trip. Should the statement fail, PostgreSQL skips the COMMIT
+ * up to the Sync, and the transaction stays open, failed, for the caller's ROLLBACK. Its result is
+ * the statement's.
+ */
+class StatementAndCommit extends pg.Query {
+  declare readonly portal: string;
+
+  constructor(config: pg.QueryConfig, callback: (error: Error | undefined, result: pg.QueryResult | undefined) => void) {
+    super(config, (error, results) => callback(error, (results as unknown as pg.QueryResult[] | undefined)?.[0]));
+  }
+
+  /** The extended protocol even without parameters: the simple one has no pipeline. */
+  requiresPreparation(): boolean {
+    return true;
+  }
+
+  // pg.Query sends the statement's Execute and then the Sync here.
+  _getRows(connection: WireConnection, rows?: number): void {
+    connection.execute({ portal: this.portal, rows });
+    connection.parse({ text: 'COMMIT' });
+    connection.bind({});
+    connection.execute({});
+    connection.sync();
+  }
+}
+
+/**
+ * How Kysely's statements go to PostgreSQL, on each pooled connection:
+ * - Statements with parameters go as named (prepared) ones. PostgreSQL parses and plans an unnamed
+ *   statement anew each time; a named one is parsed once per connection, and after five runs
+ *   PostgreSQL may keep a generic plan (for the claim's statement it is the same index scans as the
+ *   custom one). In the steady scenario, alternating runs in one slow hour: 181 and 194 writes/s
+ *   served against 123 and 138 unnamed. The names are bounded because statements whose text varies
+ *   with a list's length (`IN (…)`, `VALUES …`) would otherwise prepare without end on every pooled
+ *   connection. Statements without parameters (DDL, BEGIN, COMMIT) parse cheaply and stay unnamed.
+ * - A statement whose last value is AND_COMMIT goes with COMMIT after it (StatementAndCommit), and
+ *   the COMMIT or ROLLBACK that Kysely then sends to end the transaction is answered here, as it has
+ *   ended. A write's revisions are taken so (see RecordStore.takeRevisionsAndCommit): from there to
+ *   the commit the space's counter is locked, and the commit no longer waits for this process's
+ *   event loop to come round to the statement's reply.
+ */
+function sendStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let ended = false;
   (client as { query: unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
+    const endedBefore = ended;
+    ended = false;
+    if (endedBefore && (text === 'commit' || text === 'rollback')) return Promise.resolve({ command: text.toUpperCase(), rowCount: null, rows: [], fields: [] });
     if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || args.length > 2) return query(...args);
+    const commit = values.at(-1) === AND_COMMIT;
+    const parameters = commit ? values.slice(0, -1) : values;
     let name = statementNames.get(text);
     if (name === undefined && statementNames.size < NAMED_STATEMENTS) statementNames.set(text, (name = `tidings_${statementNames.size}`));
-    return query(name === undefined ? { text, values } : { name, text, values });
+    const config = { ...(name === undefined ? {} : { name }), text, values: parameters };
+    if (!commit) return query(config);
+    return new Promise((resolve, reject) => {
+      query(new StatementAndCommit(config, (error, result) => {
+        if (error) return reject(error);
+        ended = true;
+        resolve(result);
+      }));
+    });
   };
 }
 

@@ -7,15 +7,24 @@ import { bindValue, fieldExpression } from './json-fields.js';
 import { slots, StatementTemplate } from './statement-template.js';
 import { notifyDeliveriesEnqueued, workersNotified } from './wakeups.js';
 import { trippedBreakers } from './webhook-status.js';
+import { SEPARATOR } from '../domain/body-template.js';
 import { isHalfOpen, type Health } from '../domain/circuit-breaker.js';
 import { newId } from '../domain/ids.js';
+import { CHUNKS_PER_OPERATION } from '../domain/notification.js';
 
 export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' | 'last_status' | 'last_error' | 'locked_by' | 'locked_until' | 'finished_at' | 'status'> & {
   /** The records the delivery's items are about. */
   readonly recordIds: readonly string[];
-  /** Orders the deliveries of one record for one webhook: increases with each commit in a space. */
+  /** Orders the deliveries of one record for one webhook: increases with each commit in a space (see deliverySequence). */
   readonly sequence: number;
 };
+
+/**
+ * A delivery rendered before its write's revisions were taken (PostgreSQL, see
+ * RecordStore.takeRevisionsInto): `body` is a template (see domain/body-template.ts) and `sequence`
+ * is the chunk's, `deliverySequence(0, chunk)`, both completed by the statement that takes them.
+ */
+export type DeliveryAwaitingRevisions = NewDelivery;
 
 /**
  * What a worker needs of a claimed delivery. A claim reads no more: converting every column of the
@@ -42,7 +51,7 @@ const LINK_COLUMNS = [['delivery_id', 'TEXT'], ['webhook_id', 'TEXT'], ['record_
 const linksOf = (deliveries: readonly NewDelivery[]) =>
   deliveries.flatMap((delivery) => [...new Set(delivery.recordIds)].map((recordId) => ({ delivery, recordId })));
 
-/** The values of enqueuedAndAnnounced, for `deliveries`: an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
+/** The values of enqueuedAndAnnounced, for `deliveries` (awaiting revisions with its `revision`): an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
 export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
   const links = linksOf(deliveries);
   return [
@@ -54,23 +63,32 @@ export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
 
 /**
  * PostgreSQL: common table expressions that store a write's deliveries and their records' links and,
- * once it commits, wake the other processes' workers, the last named `announced`; all only `when`
- * (a condition) holds. Where they took three round trips (two of them in the write's turn), they
- * take part of one; the columns go as arrays, so the text is the same for any number of rows.
- * Values from the `first`th: see enqueuedValues.
+ * once it commits, wake the other processes' workers, the last named `announced`. Where they took
+ * three round trips (two of them in the write's turn), they take part of one; the columns go as
+ * arrays, so the text is the same for any number of rows. Values from the `first`th: see
+ * enqueuedValues. With `revision` (an expression: the write's last revision, taken in the same
+ * statement), the deliveries were rendered before it was taken: their bodies are templates (see
+ * domain/body-template.ts) and their sequences count from it (see deliverySequence).
  */
-export function enqueuedAndAnnounced(slot: (index: number) => never, first: number, when: RawBuilder<unknown> = sql`true`) {
+export function enqueuedAndAnnounced(slot: (index: number) => never, first: number, revision?: RawBuilder<number>) {
   const arrays = (columns: readonly (readonly [string, string])[], from: number) =>
     sql.join(columns.map(([, type], index) => sql`CAST(${slot(first + from + index)} AS ${sql.raw(type)}[])`));
   const names = (columns: readonly (readonly [string, string])[]) => sql.raw(columns.map(([name]) => name).join(', '));
+  // Every second part of the template split at the separator is an offset from the revision.
+  const body = revision ? sql`(
+    SELECT string_agg(CASE WHEN part.n % 2 = 0 THEN CAST(${revision} + CAST(part.text AS BIGINT) AS TEXT) ELSE part.text END, '' ORDER BY part.n)
+    FROM unnest(string_to_array(enqueued.body, ${sql.lit(SEPARATOR)})) WITH ORDINALITY AS part (text, n))` : sql.ref('body');
+  const sequence = revision ? sql`sequence + ${revision} * ${sql.lit(CHUNKS_PER_OPERATION)}` : sql.ref('sequence');
+  const enqueuedColumns = sql.join(ENQUEUED_COLUMNS.map(([name]) => (name === 'body' ? body : sql.ref(name))));
+  const linkColumns = sql.join(LINK_COLUMNS.map(([name]) => (name === 'sequence' ? sequence : sql.ref(name))));
   return sql`
     enqueued AS (
       INSERT INTO deliveries (${names(ENQUEUED_COLUMNS)}, status, attempts)
-      SELECT *, 'pending', 0 FROM unnest(${arrays(ENQUEUED_COLUMNS, 0)}) AS enqueued (${names(ENQUEUED_COLUMNS)}) WHERE ${when}),
+      SELECT ${enqueuedColumns}, 'pending', 0 FROM unnest(${arrays(ENQUEUED_COLUMNS, 0)}) AS enqueued (${names(ENQUEUED_COLUMNS)})),
     linked AS (
       INSERT INTO delivery_records (${names(LINK_COLUMNS)})
-      SELECT * FROM unnest(${arrays(LINK_COLUMNS, ENQUEUED_COLUMNS.length)}) AS linked (${names(LINK_COLUMNS)}) WHERE ${when}),
-    announced AS (SELECT ${workersNotified()} WHERE ${when})`;
+      SELECT ${linkColumns} FROM unnest(${arrays(LINK_COLUMNS, ENQUEUED_COLUMNS.length)}) AS linked (${names(LINK_COLUMNS)})),
+    announced AS (SELECT ${workersNotified()})`;
 }
 
 /** Finished attempts per statement: 7 parameters each, well under SQLite's limit. */

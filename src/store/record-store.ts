@@ -9,7 +9,7 @@ import { decodeJson, type Database, type Executor } from './database.js';
 import { bindValue, fieldExpression } from './json-fields.js';
 import { slots, StatementTemplate } from './statement-template.js';
 import { compileFilter } from './sql-filter.js';
-import { enqueuedAndAnnounced, enqueuedValues, type NewDelivery } from './delivery-queue.js';
+import { enqueuedAndAnnounced, enqueuedValues, type DeliveryAwaitingRevisions } from './delivery-queue.js';
 
 type Sql = RawBuilder<unknown>;
 
@@ -76,21 +76,20 @@ export class RecordStore {
   /**
    * PostgreSQL: the counter advanced and revisions stored in records' documents, in one statement;
    * values: the space, then each record's id and its revision less the counter's after the advance,
-   * then the advance (0 leaves the counter as it is). With `deliveries`, then the last revision the
-   * deliveries expect and the deliveries' values (see enqueuedValues): they are stored too if the counter gives that one.
+   * then the advance (0 leaves the counter as it is). With `deliveries`, then the deliveries' values
+   * (see enqueuedValues), awaiting the revisions taken here.
    */
-  private readonly revisionsTakenAndStored = new StatementTemplate<{ count: number; deliveries: boolean }, { revision: number; enqueued: number }>((slot, { count, deliveries }) => {
+  private readonly revisionsTakenAndStored = new StatementTemplate<{ count: number; deliveries: boolean }, { revision: number }>((slot, { count, deliveries }) => {
     // VALUES columns are named column1, column2; the casts type the parameters.
     const values = Array.from({ length: count }, (_, row) => sql`(CAST(${slot(2 * row + 1)} AS TEXT), CAST(${slot(2 * row + 2)} AS BIGINT))`);
-    const expected = 2 * count + 2;
     return sql`
       WITH taken AS (UPDATE spaces SET revision = revision + CAST(${slot(2 * count + 1)} AS BIGINT) WHERE id = ${slot(0)} RETURNING revision),
       stored AS (
         UPDATE records SET data = jsonb_set(data, '{revision}', to_jsonb(taken.revision + v.column2))
         FROM taken, (VALUES ${sql.join(values)}) AS v
         WHERE records.space_id = ${slot(0)} AND records.id = v.column1)
-      ${deliveries ? sql`, ${enqueuedAndAnnounced(slot, expected + 1, sql`(SELECT revision FROM taken) = CAST(${slot(expected)} AS BIGINT)`)}` : sql``}
-      SELECT revision, ${deliveries ? sql`(SELECT count(*) FROM announced)` : sql`0`} AS enqueued FROM taken`;
+      ${deliveries ? sql`, ${enqueuedAndAnnounced(slot, 2 * count + 2, sql<number>`(SELECT revision FROM taken)`)}` : sql``}
+      SELECT revision FROM taken`;
   }, ({ count, deliveries }) => `${count} ${deliveries}`);
 
   constructor(private readonly database: Database) {}
@@ -200,35 +199,37 @@ export class RecordStore {
 
   /**
    * Takes a revision for each of `changed` (the ids of a write's changed records, in the order of the
-   * changes) and stores the i-th in the document of the record changed[i]; a record changed twice
-   * keeps the later. Returns the last revision taken. Only where revisions are taken at the end
-   * (PostgreSQL; see revisionsFrom): up to REVISIONS_PER_STATEMENT records take and store theirs in
-   * one statement, as it runs in the write's turn (see EntityEngine.write), where each round trip is
-   * one the space's other writes wait for. So `ahead`, the write's deliveries rendered for the last
-   * revision it expects, go in the same statement, stored only if that is the one taken (`enqueued`).
+   * changes), stores the i-th in the document of the record changed[i] (a record changed twice keeps
+   * the later), stores the write's `deliveries`, rendered before (see DeliveryAwaitingRevisions), and
+   * commits the transaction. Returns the last revision taken. Only where revisions are taken at the
+   * end (PostgreSQL; see revisionsFrom). This runs in the write's turn (see EntityEngine.write), from
+   * which the counter stays locked until the commit, so it takes one round trip: up to
+   * REVISIONS_PER_STATEMENT records take and store theirs, with the deliveries, in one statement, and
+   * the COMMIT goes with the last statement (see AND_COMMIT). Should a statement fail, the transaction
+   * is left open, failed, for the caller's rollback.
    */
-  async takeRevisionsInto(
+  async takeRevisionsAndCommit(
     executor: Executor,
     spaceId: string,
     changed: readonly string[],
-    ahead?: { readonly last: number; readonly deliveries: readonly NewDelivery[] },
-  ): Promise<{ last: number; enqueued: boolean }> {
+    deliveries: readonly DeliveryAwaitingRevisions[],
+  ): Promise<number> {
     if (this.database.capabilities.writeLockedTransactions) throw new Error('a SQLite write carries its revisions from the start (see revisionsFrom)');
     // Each record's revision less the last one taken: from 1 - changed.length to 0.
     const offsets = new Map<string, number>();
     for (const [index, id] of changed.entries()) offsets.set(id, index + 1 - changed.length);
     const entries = [...offsets];
     let last = 0;
-    let enqueued = false;
     for (let start = 0; start < entries.length; start += REVISIONS_PER_STATEMENT) {
       const chunk = entries.slice(start, start + REVISIONS_PER_STATEMENT);
-      // The counter advances in the first statement, which says the last revision.
-      const withAhead = start === 0 && ahead !== undefined && ahead.deliveries.length > 0;
-      const values = [spaceId, ...chunk.flat(), start === 0 ? changed.length : 0, ...(withAhead ? [ahead.last, ...enqueuedValues(ahead.deliveries)] : [])];
-      const [row] = await this.revisionsTakenAndStored.run(executor, { count: chunk.length, deliveries: withAhead }, values);
-      if (start === 0) [last, enqueued] = [Number(row!.revision), Number(row!.enqueued) > 0];
+      // The counter advances in the first statement, which says the last revision and stores the deliveries.
+      const withDeliveries = start === 0 && deliveries.length > 0;
+      const values = [spaceId, ...chunk.flat(), start === 0 ? changed.length : 0, ...(withDeliveries ? enqueuedValues(deliveries) : [])];
+      const andCommit = start + REVISIONS_PER_STATEMENT >= entries.length;
+      const [row] = await this.revisionsTakenAndStored.run(executor, { count: chunk.length, deliveries: withDeliveries }, values, { andCommit });
+      if (start === 0) last = Number(row!.revision);
     }
-    return { last, enqueued };
+    return last;
   }
 
   async list(executor: Executor, query: ListQuery): Promise<ListResult> {

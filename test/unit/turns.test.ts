@@ -30,4 +30,24 @@ describe('turns', () => {
     await expect(failing).rejects.toThrow('commit failed');
     await expect(next).resolves.toBe('next ran');
   });
+
+  it('runs at most `atOnce` tasks of a key at a time, starting them in arrival order', async () => {
+    const turns = new Turns(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    // Uneven lengths, so that later tasks end before earlier ones.
+    const task = (index: number) => async () => {
+      started.push(index);
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, [5, 1, 3, 1, 4, 1, 2, 1][index]));
+      running -= 1;
+      return index;
+    };
+    const results = await Promise.all(Array.from({ length: 8 }, (_, index) => turns.take('a', task(index))));
+    expect(results).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(most).toBe(2);
+  });
 });
