@@ -1,6 +1,6 @@
 // A delivery's body rendered before its write's revisions are taken (PostgreSQL takes them in the
-// statement that stores the deliveries and commits, see RecordStore.takeRevisionsInto): the JSON with
-// each provisional revision cut out, for the statement to write the real one in.
+// statement that stores the deliveries and commits, see RecordStore.takeRevisionsAndCommit): the JSON
+// with each provisional revision cut out, for the statement to write the real one in.
 //
 // The template is the JSON's pieces with, between each two, the revision's offset from the write's
 // last revision, each set off by SEPARATOR: piece SEPARATOR offset SEPARATOR piece … The statement
@@ -32,4 +32,3 @@ export function jsonTemplate(value: unknown, offsets: ReadonlyMap<number, number
     return pieces.reduce((template, piece, index) => `${template}${SEPARATOR}${found[index - 1]}${SEPARATOR}${piece}`);
   }
 }
-

@@ -63,6 +63,8 @@ export const CHUNKS_PER_OPERATION = 10_000;
 
 /**
  * Orders deliveries in commit order: the write's last revision (writes in a space take revisions in
- * turn until they commit, so it grows with each commit), then the chunk's index.
+ * turn until they commit, so it grows with each commit), then the chunk's index. The statement that
+ * takes a PostgreSQL write's revisions adds the first term to `deliverySequence(0, chunk)` itself
+ * (see enqueuedAndAnnounced).
  */
 export const deliverySequence = (revision: number, chunkIndex: number) => revision * CHUNKS_PER_OPERATION + chunkIndex;

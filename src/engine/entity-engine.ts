@@ -162,7 +162,6 @@ export class EntityEngine {
       // (TURNS_AT_ONCE): the revisions and the commit go in one round trip (assignRevisions), and
       // while one write's commit waits for the disk, the next write's statement is at the lock,
       // rather than still waiting for this event loop to come round to the first's reply.
-      let committed: Promise<unknown> = Promise.resolve();
       await this.turns.take(spaceId, async () => {
         const deliveries = outbox && notifications ? (revisions: DeliveryRevisions) => outbox.deliveries(ctx, notifications, revisions) : undefined;
         const revisions = await this.writer.assignRevisions(ctx, deliveries);
@@ -171,10 +170,9 @@ export class EntityEngine {
           if (!revisions.committed) await outbox.enqueue(ctx, notifications, { last: revisions.last! });
           enqueuedFor = outbox.webhooksOf(notifications);
         }
-        // After a commit with the revisions, this is answered without a round trip (see AND_COMMIT).
-        committed = trx.commit().execute();
       });
-      await committed;
+      // After a commit with the revisions (PostgreSQL), answered without a round trip (see AND_COMMIT).
+      await trx.commit().execute();
       enqueuedFor = [...enqueuedFor, ...ctx.released];
     } catch (error) {
       await trx.rollback().execute();

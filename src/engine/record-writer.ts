@@ -14,10 +14,10 @@ import type { StoredRecord } from '../domain/projection.js';
 import { hasLevel, isUuid, ValidationLevel, validateWrite, type RelationCheck } from '../domain/validation.js';
 import { TargetPolicy } from '../domain/target-policy.js';
 import type { NewDelivery } from '../store/delivery-queue.js';
-import type { DeliveryRevisions } from './webhook-outbox.js';
 import type { RecordRow, RecordStore } from '../store/record-store.js';
 import { EntityRules, RuleViolation, type RowWriter } from './entity-rules.js';
 import { newId } from '../domain/ids.js';
+import type { DeliveryRevisions } from './webhook-outbox.js';
 import { changeRevision, type WriteContext, type WriteOperation } from './write-context.js';
 
 const defaultValue = (definition: FieldDef) =>

@@ -21,7 +21,7 @@ export type NewDelivery = Omit<DeliveriesTable, 'attempts' | 'last_attempt_at' |
 
 /**
  * A delivery rendered before its write's revisions were taken (PostgreSQL, see
- * RecordStore.takeRevisionsInto): `body` is a template (see domain/body-template.ts) and `sequence`
+ * RecordStore.takeRevisionsAndCommit): `body` is a template (see domain/body-template.ts) and `sequence`
  * is the chunk's, `deliverySequence(0, chunk)`, both completed by the statement that takes them.
  */
 export type DeliveryAwaitingRevisions = NewDelivery;
@@ -51,7 +51,7 @@ const LINK_COLUMNS = [['delivery_id', 'TEXT'], ['webhook_id', 'TEXT'], ['record_
 const linksOf = (deliveries: readonly NewDelivery[]) =>
   deliveries.flatMap((delivery) => [...new Set(delivery.recordIds)].map((recordId) => ({ delivery, recordId })));
 
-/** The values of enqueuedAndAnnounced, for `deliveries` (awaiting revisions with its `revision`): an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
+/** The values of enqueuedAndAnnounced, for `deliveries`: an array for each of ENQUEUED_COLUMNS and LINK_COLUMNS. */
 export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
   const links = linksOf(deliveries);
   return [

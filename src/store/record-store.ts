@@ -37,7 +37,7 @@ export interface ListResult {
   readonly pageInfo: PageInfo;
 }
 
-/** Records per revision statement (PostgreSQL's, see takeRevisionsInto): two parameters each. */
+/** Records per revision statement (PostgreSQL's, see takeRevisionsAndCommit): two parameters each. */
 const REVISIONS_PER_STATEMENT = 500;
 
 const toRecord = (row: { data: unknown }) => decodeJson(row.data) as StoredRecord;
