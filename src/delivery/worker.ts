@@ -105,6 +105,8 @@ export class DeliveryWorker {
    * cap is per worker process, counted here.
    */
   private readonly sending = new Map<string, number>();
+  /** The queue's vacuum under way (see DeliveryQueue.vacuumIfDue): one at a time, beside the claims. */
+  private vacuum: Promise<void> | null = null;
 
   constructor(
     private readonly deps: WorkerDependencies,
@@ -245,6 +247,7 @@ export class DeliveryWorker {
       const claim = this.deps.queue
         .claimDue(this.id, claimedAt, plan.limit, leaseMs, fairness, { finished, givenBack: unsent })
         .then(async (result) => {
+          this.vacuumIfDue();
           waiting = result.waiting;
           await startAttempts(result.rows, claimedAt + leaseMs - timeoutMs - LEASE_MARGIN_MS).catch(async (error: unknown) => {
             this.deps.logger?.error({ err: error }, 'delivery worker could not start what it claimed; the leases will run out and it will be tried again');
@@ -289,6 +292,16 @@ export class DeliveryWorker {
     await Promise.all(inFlight.keys());
     if (recordTimer) clearTimeout(recordTimer);
     await this.deps.queue.finishAttempts(this.id, ended, givenBack);
+    await this.vacuum;
+  }
+
+  private vacuumIfDue(): void {
+    this.vacuum ??= this.deps.queue
+      .vacuumIfDue()
+      .catch((error: unknown) => this.deps.logger?.error({ err: error }, 'delivery worker could not vacuum the deliveries; it tries again after as many more attempts'))
+      .finally(() => {
+        this.vacuum = null;
+      });
   }
 
   // Nothing due: sleep until the next delivery falls due, at most the polling interval.

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { DeliveryLog } from '../../src/store/delivery-log.js';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { DeliveryQueue, HELD_UNTIL_ENABLED, holdDeliveries, releaseDeliveries, type NewDelivery } from '../../src/store/delivery-queue.js';
 import * as holdDisabledWebhooks from '../../src/store/migrations/0006_hold_disabled_webhooks.js';
 import { RecordStore } from '../../src/store/record-store.js';
@@ -264,5 +264,63 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
     expect(left.map((row) => row.id)).toEqual([recent.id, failed.id]);
     expect(await database.db.selectFrom('delivery_attempts').select('id').where('delivery_id', '=', old.id).execute()).toEqual([]);
     expect(await database.db.selectFrom('delivery_records').select('record_id').where('delivery_id', '=', old.id).execute()).toEqual([]);
+  });
+});
+
+// PostgreSQL only: SQLite rewrites a row in place, so its index keeps no entries of rows finished.
+describe('the delivery queue on PostgreSQL, after many attempts', () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase('postgres');
+    database = openDatabase(testDatabase.url);
+    await migrateToLatest(database);
+    await new SpaceStore().insertIfAbsent(database.db, { id: 'queue_space', api_token: 't', password_salt: 's', password_hash: 'h', revision: 0, created: 'now' });
+  });
+  afterAll(async () => {
+    await database.close();
+    await testDatabase.drop();
+  });
+
+  /** The pages PostgreSQL reads to find the webhook's earliest pending delivery, as a claim does. */
+  const pagesToFindTheEarliest = async () => {
+    const plan = await sql<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>`
+      EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+      SELECT id FROM deliveries WHERE status = 'pending' AND webhook_id = 'w' ORDER BY webhook_id, due_at LIMIT 1`.execute(database.db);
+    const { Plan } = plan.rows[0]!['QUERY PLAN'][0];
+    return Plan['Shared Hit Blocks'] + Plan['Shared Read Blocks'];
+  };
+  const vacuums = async () =>
+    Number((await sql<{ count: string }>`SELECT vacuum_count AS count FROM pg_stat_user_tables WHERE relname = 'deliveries'`.execute(database.db)).rows[0]!.count);
+
+  it("vacuums the deliveries once enough attempts have ended, so that claims no longer step over the finished rows' old index entries", async () => {
+    const queue = new DeliveryQueue(database, { vacuumAfterFinished: 4_000 });
+    const now = 2_000_000;
+    await queue.enqueue(database.db, Array.from({ length: 6_000 }, () => delivery(now)));
+    await sql`ANALYZE deliveries`.execute(database.db);
+    const deliverAll = async (count: number) => {
+      let ended: { id: string }[] = [];
+      for (let claimed = 0; claimed < count; claimed += 500) {
+        const finished = ended.map(({ id }) => ({ id, outcome: attempt(now, 200, null), next: { status: 'delivered' as const } }));
+        ended = (await queue.claimDue('a', now, 500, 30_000, {}, { finished, givenBack: [] })).rows;
+      }
+      await queue.finishAttempts('a', ended.map(({ id }) => ({ id, outcome: attempt(now, 200, null), next: { status: 'delivered' as const } })));
+    };
+    const before = await vacuums();
+
+    await deliverAll(3_500);
+    await queue.vacuumIfDue();
+    expect(await vacuums()).toBe(before);
+    const pagesBefore = await pagesToFindTheEarliest();
+
+    await deliverAll(500);
+    await queue.vacuumIfDue();
+    expect(await vacuums()).toBe(before + 1);
+    // 3,500 rows' old entries fill some 40 of the pages the look-up reads; the vacuum removed them.
+    expect(pagesBefore).toBeGreaterThan(20);
+    expect(await pagesToFindTheEarliest()).toBeLessThan(6);
+    const delivered = await database.db.selectFrom('deliveries').select((eb) => eb.fn.countAll().as('count')).where('status', '=', 'delivered').executeTakeFirstOrThrow();
+    expect(Number(delivered.count)).toBe(4_000);
   });
 });
