@@ -181,9 +181,8 @@ export class WebhookOutbox {
   // indexed WebhookEvent rows: never a scan of every webhook of the space.
   private async candidateWebhooks(ctx: WriteContext, occurrences: readonly EventOccurrence[]): Promise<WebhookMatcher[]> {
     const names = [...new Set(occurrences.flatMap((occurrence) => subscriptionNamesFor(occurrence.event)))];
-    const subscriptions = await this.records.findWithValues(ctx.trx, ctx.spaceId, 'WebhookEvent', 'event', names);
-    const webhookIds = [...new Set(subscriptions.map((row) => row.webhook_id as string))];
-    const webhooks = (await this.records.findManyByIds(ctx.trx, ctx.spaceId, webhookIds))
+    const subscribed = await this.records.findReferencedBy(ctx.trx, ctx.spaceId, { entityName: 'WebhookEvent', field: 'event', values: names }, 'webhook_id');
+    const webhooks = subscribed
       .filter((row) => row.entity === 'Webhook' && row.data.is_deleted !== true)
       .map((row) => row.data as WebhookDefinition)
       .sort((a, b) => (a.id < b.id ? -1 : 1));

@@ -6,7 +6,7 @@ import type { FilterCondition } from '../domain/filter.js';
 import { encodeCursor, type CursorValue, type PageInfo, type SortKey } from '../domain/pagination.js';
 import type { StoredRecord } from '../domain/projection.js';
 import { decodeJson, type Database, type Executor } from './database.js';
-import { bindValue, fieldExpression } from './json-fields.js';
+import { bindValue, fieldExpression, fieldReference } from './json-fields.js';
 import { slots, StatementTemplate } from './statement-template.js';
 import { compileFilter } from './sql-filter.js';
 import { enqueuedAndAnnounced, enqueuedValues, type DeliveryAwaitingRevisions } from './delivery-queue.js';
@@ -51,15 +51,18 @@ export class RecordStore {
   private readonly byIds = new StatementTemplate<number, { entity: string; data: unknown }>((slot, count) =>
     this.db.selectFrom('records').select(['entity', this.dataColumn()]).where('space_id', '=', slot(0)).where('id', 'in', slots(slot, 1, count)));
   private readonly withValues = new StatementTemplate<{ field: string; count: number }, { data: unknown }>(
-    (slot, { field, count }) =>
+    (slot, { field, count }) => this.liveWithValues(slot, field, count).select(this.dataColumn()),
+    ({ field, count }) => `${field} ${count}`,
+  );
+  private readonly referencedBy = new StatementTemplate<{ field: string; count: number; reference: string }, { entity: string; data: unknown }>(
+    (slot, { field, count, reference }) =>
       this.db
         .selectFrom('records')
-        .select(this.dataColumn())
+        .select(['entity', this.dataColumn()])
         .where('space_id', '=', slot(0))
-        .where('entity', '=', slot(1))
-        .where('is_deleted', '=', 0)
-        .where(sql<boolean>`${fieldExpression(this.database.dialect, field, 'uuid')} IN (${sql.join(slots(slot, 2, count))})`),
-    ({ field, count }) => `${field} ${count}`,
+        // Unqualified, the subquery's columns are its own table's.
+        .where('id', 'in', this.liveWithValues(slot, field, count).select(fieldReference(this.database.dialect, reference).as('reference'))),
+    ({ field, count, reference }) => `${field} ${count} ${reference}`,
   );
   private readonly inserted = new StatementTemplate<number>((slot, count) =>
     this.db.insertInto('records').values(
@@ -138,6 +141,23 @@ export class RecordStore {
     const distinct = [...new Set(values)];
     const rows = await this.withValues.run(executor, { field, count: distinct.length }, [spaceId, entityName, ...distinct]);
     return rows.map(toRecord);
+  }
+
+  /**
+   * The records that the live `entityName` records whose `field` is one of `values` refer to by their
+   * `reference` field, in one statement where it took two: a webhook's subscriptions (WebhookEvent,
+   * by event) to the webhooks. A record referred to more than once comes once.
+   */
+  async findReferencedBy(
+    executor: Executor,
+    spaceId: string,
+    { entityName, field, values }: { entityName: string; field: string; values: readonly string[] },
+    reference: string,
+  ): Promise<RecordRow[]> {
+    if (values.length === 0) return [];
+    const distinct = [...new Set(values)];
+    const rows = await this.referencedBy.run(executor, { field, count: distinct.length, reference }, [spaceId, entityName, ...distinct]);
+    return rows.map((row) => ({ entity: row.entity, data: toRecord(row) }));
   }
 
   /**
@@ -300,6 +320,16 @@ export class RecordStore {
   // text, which made filters that scan rows about twice as fast. PostgreSQL has its own jsonb.
   private encodedData(json: unknown): unknown {
     return this.database.dialect === 'sqlite' ? sql`jsonb(${json})` : json;
+  }
+
+  /** Live records of the entity in `slot(1)` whose `field` is one of the `count` values after it, in the space in `slot(0)`. */
+  private liveWithValues(slot: (index: number) => never, field: string, count: number) {
+    return this.db
+      .selectFrom('records')
+      .where('space_id', '=', slot(0))
+      .where('entity', '=', slot(1))
+      .where('is_deleted', '=', 0)
+      .where(sql<boolean>`${fieldExpression(this.database.dialect, field, 'uuid')} IN (${sql.join(slots(slot, 2, count))})`);
   }
 
   private dataColumn() {

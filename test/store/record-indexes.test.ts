@@ -56,6 +56,38 @@ describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
     expect(text).toContain('records_by_account_id');
   });
 
+  it('finds the webhooks subscribed to some events in one statement, by the event index and then by id', async () => {
+    // 300 webhooks, each subscribed to an event of its own; three more to Account.Create (the third
+    // also to Account.*, the second's subscription deleted), one to Account.* alone.
+    const webhook = (n: number) => ({ id: id(20_000 + n), url: `http://127.0.0.1/${n}`, is_deleted: false }) as StoredRecord;
+    const subscription = (n: number, webhookNumber: number, event: string, deleted = false) =>
+      ({ id: id(30_000 + n), webhook_id: id(20_000 + webhookNumber), event, is_deleted: deleted }) as StoredRecord;
+    await store.insertMany(database.db, SPACE, 'Webhook', Array.from({ length: 304 }, (_, n) => webhook(n)));
+    await store.insertMany(database.db, SPACE, 'WebhookEvent', [
+      ...Array.from({ length: 300 }, (_, n) => subscription(n, n, `Contact.Event${n}`)),
+      subscription(300, 300, 'Account.Create'), subscription(301, 301, 'Account.Create', true),
+      subscription(302, 302, 'Account.Create'), subscription(303, 302, 'Account.*'), subscription(304, 303, 'Account.*'),
+    ]);
+    if (kind === 'postgres') await sql`ANALYZE records`.execute(database.db);
+    const statements: CompiledQuery[] = [];
+    const capturing = new Proxy(database.db, {
+      get: (target, property) =>
+        property === 'executeQuery'
+          ? (query: CompiledQuery) => (statements.push(query), target.executeQuery(query))
+          : Reflect.get(target, property),
+    });
+    const found = await store.findReferencedBy(capturing, SPACE, { entityName: 'WebhookEvent', field: 'event', values: ['Account.Create', 'Account.*'] }, 'webhook_id');
+    expect(found.map((row) => [row.entity, row.data.id]).sort()).toEqual([['Webhook', id(20_300)], ['Webhook', id(20_302)], ['Webhook', id(20_303)]]);
+    expect(found.find((row) => row.data.id === id(20_300))!.data.url).toBe('http://127.0.0.1/300');
+    expect(statements).toHaveLength(1);
+
+    const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
+    const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...statements[0]!, sql: explain + statements[0]!.sql });
+    const text = plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
+    expect(text).toContain('records_by_event');
+    expect(text).toMatch(kind === 'postgres' ? /Index Scan using records_pkey/ : /SEARCH records USING INDEX sqlite_autoindex_records_1 \(space_id=\? AND id=\?\)/);
+  });
+
   it('keeps records without the field out of its index', async () => {
     const definition = kind === 'postgres'
       ? (await sql<{ definition: string }>`SELECT indexdef AS definition FROM pg_indexes WHERE indexname = 'records_by_account_id'`.execute(database.db)).rows[0]
