@@ -1,6 +1,7 @@
 // Looking up a record's children (to-many relations, when records are rendered) goes through the
-// foreign key's index on both databases, never along every record of the entity; and those indexes
-// hold only the records that have the field.
+// foreign key's index on both databases, never along every record of the entity, and a write's
+// webhooks through their subscriptions' event index; and those indexes hold only the records that
+// have the field.
 import { sql, type CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../../src/domain/projection.js';
@@ -37,8 +38,8 @@ describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
     await testDatabase.drop();
   });
 
-  it("finds a record's live children by the foreign key's index, in id order", async () => {
-    // The statement the store runs, as it reaches the database.
+  /** An executor that keeps the statements the store runs, as they reach the database. */
+  const capturingStatements = () => {
     const statements: CompiledQuery[] = [];
     const capturing = new Proxy(database.db, {
       get: (target, property) =>
@@ -46,14 +47,21 @@ describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
           ? (query: CompiledQuery) => (statements.push(query), target.executeQuery(query))
           : Reflect.get(target, property),
     });
+    return { capturing, statements };
+  };
+  /** The database's plan for `query`, as text. */
+  const planOf = async (query: CompiledQuery) => {
+    const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
+    const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...query, sql: explain + query.sql });
+    return plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
+  };
+
+  it("finds a record's live children by the foreign key's index, in id order", async () => {
+    const { capturing, statements } = capturingStatements();
     const children = await store.findChildren(capturing, SPACE, 'Contact', 'account_id', [id(1), id(2)]);
     expect(children.map((child) => child.id)).toEqual([id(10_007), id(10_500), id(11_500), id(12_000)]);
 
-    const [query] = statements;
-    const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
-    const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...query, sql: explain + query.sql });
-    const text = plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
-    expect(text).toContain('records_by_account_id');
+    expect(await planOf(statements[0]!)).toContain('records_by_account_id');
   });
 
   it('finds the webhooks subscribed to some events in one statement, by the event index and then by id', async () => {
@@ -69,21 +77,13 @@ describe.each(databaseKinds)('record field indexes (%s)', (kind) => {
       subscription(302, 302, 'Account.Create'), subscription(303, 302, 'Account.*'), subscription(304, 303, 'Account.*'),
     ]);
     if (kind === 'postgres') await sql`ANALYZE records`.execute(database.db);
-    const statements: CompiledQuery[] = [];
-    const capturing = new Proxy(database.db, {
-      get: (target, property) =>
-        property === 'executeQuery'
-          ? (query: CompiledQuery) => (statements.push(query), target.executeQuery(query))
-          : Reflect.get(target, property),
-    });
+    const { capturing, statements } = capturingStatements();
     const found = await store.findReferencedBy(capturing, SPACE, { entityName: 'WebhookEvent', field: 'event', values: ['Account.Create', 'Account.*'] }, 'webhook_id');
     expect(found.map((row) => [row.entity, row.data.id]).sort()).toEqual([['Webhook', id(20_300)], ['Webhook', id(20_302)], ['Webhook', id(20_303)]]);
     expect(found.find((row) => row.data.id === id(20_300))!.data.url).toBe('http://127.0.0.1/300');
     expect(statements).toHaveLength(1);
 
-    const explain = kind === 'postgres' ? 'EXPLAIN ' : 'EXPLAIN QUERY PLAN ';
-    const { rows: plan } = await database.db.executeQuery<Record<string, string>>({ ...statements[0]!, sql: explain + statements[0]!.sql });
-    const text = plan.map((row) => row.detail ?? row['QUERY PLAN']).join('\n');
+    const text = await planOf(statements[0]!);
     expect(text).toContain('records_by_event');
     expect(text).toMatch(kind === 'postgres' ? /Index Scan using records_pkey/ : /SEARCH records USING INDEX sqlite_autoindex_records_1 \(space_id=\? AND id=\?\)/);
   });
