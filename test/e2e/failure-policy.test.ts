@@ -130,10 +130,11 @@ describe.each(databaseKinds)('the failure policy (%s)', (kind) => {
     webhookIds.push(webhook.id);
     const names = Array.from({ length: 48 }, (_, n) => `lane ${n}`);
     for (const name of names) await api.create('Products', { name });
-    // The first 32 (one webhook's attempts in flight at most) are held for half a second (within the
-    // timeout), the very first of them failed: the 16 waiting behind them in the lane are handed
-    // back, claimed again and sent.
-    receiver.respond = (_request, index) => (index === 0 ? { status: 503, delayMs: 500 } : index < 32 ? { status: 204, delayMs: 500 } : 204);
+    // The first 32 (one webhook's attempts in flight at most) are held for 300 ms, the very first of
+    // them failed: the 16 waiting behind them in the lane are handed back, claimed again and sent.
+    // The hold stays well within the 800 ms timeout, with room for a loaded machine: should five of
+    // them time out, the breaker opens and the rest wait out its 30 s cooldown.
+    receiver.respond = (_request, index) => (index === 0 ? { status: 503, delayMs: 300 } : index < 32 ? { status: 204, delayMs: 300 } : 204);
     const claims = vi.spyOn(DeliveryQueue.prototype, 'claimDue');
     await api.patch(`entities/Webhooks/${webhook.id}`, { is_disabled: false });
     // Well before the leases of what was handed back would run out (7.4 s): they were given back.
