@@ -67,7 +67,7 @@ function startWorker(config: Config, database: Database, records: RecordStore, q
       claimsAtOnce: options.claimsAtOnce,
     },
   );
-  const listener = listenForDeliveries(database, () => worker.wake(), (error) =>
+  const listener = listenForDeliveries(database, (webhookIds) => worker.wake(webhookIds), (error) =>
     options.logger?.warn({ err: error }, 'lost the wake-up connection; reconnecting (polling meanwhile)'),
   );
   worker.start();

@@ -44,6 +44,7 @@ const ENQUEUED_COLUMNS = [
   ['id', 'TEXT'], ['space_id', 'TEXT'], ['webhook_id', 'TEXT'], ['operation_id', 'TEXT'], ['chunk_index', 'INTEGER'],
   ['events', 'TEXT'], ['item_count', 'INTEGER'], ['body', 'TEXT'], ['due_at', 'BIGINT'], ['created_at', 'BIGINT'],
 ] as const satisfies readonly (readonly [keyof NewDelivery, string])[];
+const WEBHOOK_ID_COLUMN = ENQUEUED_COLUMNS.findIndex(([name]) => name === 'webhook_id');
 /** A delivery's link to one of its records: delivery_records' columns, likewise. */
 const LINK_COLUMNS = [['delivery_id', 'TEXT'], ['webhook_id', 'TEXT'], ['record_id', 'TEXT'], ['sequence', 'BIGINT']] as const;
 
@@ -63,7 +64,7 @@ export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
 
 /**
  * PostgreSQL: common table expressions that store a write's deliveries and their records' links and,
- * once it commits, wake the other processes' workers, the last named `announced`. Where they took
+ * once it commits, wake the other processes' workers, naming the webhooks, the last named `announced`. Where they took
  * three round trips (two of them in the write's turn), they take part of one; the columns go as
  * arrays, so the text is the same for any number of rows. Values from the `first`th: see
  * enqueuedValues. With `revision` (an expression: the write's last revision, taken in the same
@@ -88,7 +89,7 @@ export function enqueuedAndAnnounced(slot: (index: number) => never, first: numb
     linked AS (
       INSERT INTO delivery_records (${names(LINK_COLUMNS)})
       SELECT ${linkColumns} FROM unnest(${arrays(LINK_COLUMNS, ENQUEUED_COLUMNS.length)}) AS linked (${names(LINK_COLUMNS)})),
-    announced AS (SELECT ${workersNotified()})`;
+    announced AS (SELECT ${workersNotified(sql`CAST(${slot(first + WEBHOOK_ID_COLUMN)} AS TEXT[])`)})`;
 }
 
 /** PostgreSQL: attempts that end before the deliveries are vacuumed (see DeliveryQueue.vacuumIfDue). */
