@@ -64,12 +64,12 @@ export function enqueuedValues(deliveries: readonly NewDelivery[]): unknown[] {
 
 /**
  * PostgreSQL: common table expressions that store a write's deliveries and their records' links and,
- * once it commits, wake the other processes' workers, naming the webhooks, the last named `announced`. Where they took
- * three round trips (two of them in the write's turn), they take part of one; the columns go as
- * arrays, so the text is the same for any number of rows. Values from the `first`th: see
- * enqueuedValues. With `revision` (an expression: the write's last revision, taken in the same
- * statement), the deliveries were rendered before it was taken: their bodies are templates (see
- * domain/body-template.ts) and their sequences count from it (see deliverySequence).
+ * once it commits, wake the other processes' workers, naming the webhooks, the last named
+ * `announced`. Where they took three round trips (two of them in the write's turn), they take part
+ * of one; the columns go as arrays, so the text is the same for any number of rows. Values from
+ * the `first`th: see enqueuedValues. With `revision` (an expression: the write's last revision,
+ * taken in the same statement), the deliveries were rendered before it was taken: their bodies are
+ * templates (see domain/body-template.ts) and their sequences count from it (see deliverySequence).
  */
 export function enqueuedAndAnnounced(slot: (index: number) => never, first: number, revision?: RawBuilder<number>) {
   const arrays = (columns: readonly (readonly [string, string])[], from: number) =>
@@ -93,7 +93,7 @@ export function enqueuedAndAnnounced(slot: (index: number) => never, first: numb
 }
 
 /** PostgreSQL: attempts that end before the deliveries are vacuumed (see DeliveryQueue.vacuumIfDue). */
-export const VACUUM_AFTER_FINISHED = 10_000;
+const VACUUM_AFTER_FINISHED = 10_000;
 /**
  * Or this share of the table's rows, if more: with dead rows on fewer than 2 % of its pages,
  * PostgreSQL's VACUUM (14 and later) leaves the indexes as they are, and their entries are what it
@@ -410,8 +410,8 @@ export class DeliveryQueue {
   }
 
   /**
-   * PostgreSQL: vacuums the deliveries once `VACUUM_AFTER_FINISHED` attempts (or a fiftieth of the
-   * table's rows) have ended since this process last did; elsewhere, and before then, nothing.
+   * PostgreSQL: vacuums the deliveries once `vacuumAfterFinished` attempts (VACUUM_AFTER_FINISHED
+   * unless set; or a fiftieth of the table's rows, if more) have ended since this process last did; elsewhere, and before then, nothing.
    * Why: an attempt's end writes its delivery anew (its status is indexed), and the row's old entry
    * in the claims' index, still among the pending rows and in due order, stays until a vacuum. Every
    * claim steps over all of them, from the front: in a drain of 100,000 a claim read 2,720 pages and
