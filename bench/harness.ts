@@ -1,7 +1,7 @@
 // What the benchmark's scenarios share: the receiver process and its figures, Tidings processes on a
 // fresh database, queues filled straight in the database, the API as a client sees it, percentiles.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sql, type RawBuilder } from 'kysely';
@@ -47,6 +47,51 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * /proc/<pid>/stat after the command's closing parenthesis: its name, then the fields from the state
+ * on (ppid the 2nd, utime and stime the 12th and 13th, cutime and cstime the 14th and 15th, the times
+ * in clock ticks, 100 a second on Linux). Undefined once the process is gone.
+ */
+function procStat(pid: number | string): { name: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const end = stat.lastIndexOf(') ');
+    return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
+  } catch {
+    return undefined;
+  }
+}
+
+const TICKS_PER_SECOND = 100;
+
+function processCpuSeconds(pid: number): number | undefined {
+  const stat = procStat(pid);
+  return stat && (Number(stat.fields[11]) + Number(stat.fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time the local PostgreSQL server has used so far, all its processes, in seconds: the live ones'
+ * own, and the server's (postmaster's) count of its children that have ended (backends of closed
+ * connections). Undefined when no PostgreSQL process runs on this machine (a server elsewhere).
+ */
+export function postgresCpuSeconds(): number | undefined {
+  const servers = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map((pid) => ({ pid, stat: procStat(pid) }))
+    .filter((process): process is { pid: string; stat: NonNullable<ReturnType<typeof procStat>> } => process.stat?.name === 'postgres');
+  if (servers.length === 0) return undefined;
+  const pids = new Set(servers.map(({ pid }) => pid));
+  return servers.reduce((sum, { stat: { fields } }) => {
+    const own = Number(fields[11]) + Number(fields[12]);
+    const endedChildren = pids.has(fields[1]!) ? 0 : Number(fields[13]) + Number(fields[14]);
+    return sum + own + endedChildren;
+  }, 0) / TICKS_PER_SECOND;
+}
+
+/** Milliseconds of PostgreSQL's CPU per unit of work since `start` (postgresCpuSeconds), or undefined. */
+export function postgresCpuMsPer(units: number, start: number | undefined): number | undefined {
+  const end = postgresCpuSeconds();
+  return start === undefined || end === undefined ? undefined : ((end - start) * 1_000) / units;
 }
 
 export interface PathStats {
@@ -190,10 +235,7 @@ export class TidingsProcess {
 
   /** CPU time the process has used so far (user and system, all its threads), in seconds. */
   cpuSeconds(): number {
-    // /proc/<pid>/stat: the fields after the command's closing parenthesis; utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 a second on Linux).
-    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return processCpuSeconds(this.child.pid!) ?? 0;
   }
 
   /** Stops it as an operator would, or kills it after `graceMs` (attempts stuck on a silent receiver). */

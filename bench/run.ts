@@ -46,6 +46,8 @@ interface Target {
 
 const format = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const percent = (ratio: number) => `${format(ratio * 100, 1)} %`;
+/** PostgreSQL's CPU per unit of work, where the server runs on this machine (see postgresCpuSeconds). */
+const postgresCpu = (msPer: number | undefined, unit: string) => (msPer === undefined ? '' : `, PostgreSQL's ${format(msPer * 1_000)} µs per ${unit}`);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 async function benchmark(kind: DatabaseKind, receiver: Receiver) {
@@ -81,7 +83,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     figures.drain = { ...result, baselineAround: around, baselineAfter: after, ratioToBaseline: ratio };
     show(
       `drain of ${format(SIZES.drain)} queued deliveries${kind === 'postgres' ? ', one worker process' : ''}`,
-      `${format(result.perSecond)}/s = ${percent(ratio)} of the baseline around it (${format(around)}/s, the median of the rounds before and after it: ${after.rounds.map((rate) => format(rate)).join(', ')}); Tidings CPU ${format(result.cpuMsPerDelivery * 1_000)} µs per delivery`,
+      `${format(result.perSecond)}/s = ${percent(ratio)} of the baseline around it (${format(around)}/s, the median of the rounds before and after it: ${after.rounds.map((rate) => format(rate)).join(', ')}); Tidings CPU ${format(result.cpuMsPerDelivery * 1_000)} µs per delivery${postgresCpu(result.postgresCpuMsPerDelivery, 'delivery')}`,
     );
     const wanted = kind === 'sqlite' ? 0.5 : 0.35;
     targets.push({ figure: 'drain, ratio to the baseline', value: ratio, target: `≥ ${percent(wanted)}`, met: ratio >= wanted });
@@ -97,7 +99,7 @@ async function benchmark(kind: DatabaseKind, receiver: Receiver) {
     const result = await timed('steady', () => steady(kind, receiver, SIZES.steady));
     figures.steady = result;
     const { writeToReceipt: latency, saturation } = result;
-    show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms; API write p99 ${format(result.apiWrite.p99Ms, 1)} ms; Tidings CPU ${format(result.cpuMsPerWrite * 1_000)} µs per write`);
+    show(`steady, ${format(result.writesPerSecond)} writes/s of ${SIZES.steady.rate} scheduled, for ${SIZES.steady.seconds} s: write → receipt`, `p50 ${format(latency.p50Ms, 1)} ms, p95 ${format(latency.p95Ms, 1)} ms, p99 ${format(latency.p99Ms, 1)} ms; API write p99 ${format(result.apiWrite.p99Ms, 1)} ms; Tidings CPU ${format(result.cpuMsPerWrite * 1_000)} µs per write${postgresCpu(result.postgresCpuMsPerWrite, 'write')}`);
     show(`saturation, ${saturation.writers} writers for ${SIZES.steady.saturationSeconds} s`, `${format(saturation.writesPerSecond)} writes/s, ${format(saturation.deliveriesPerSecond)} deliveries/s = ${percent(saturation.deliveriesPerSecond / base.perSecond)} of the baseline; write → receipt p50 ${format(saturation.writeToReceipt.p50Ms, 1)} ms, p99 ${format(saturation.writeToReceipt.p99Ms, 1)} ms`);
     targets.push({ figure: 'steady write → receipt p99 (ms)', value: latency.p99Ms, target: '≤ 50', met: latency.p99Ms <= 50 });
   }

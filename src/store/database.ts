@@ -126,6 +126,12 @@ export interface Capabilities {
 export interface Database {
   readonly url: string;
   readonly db: Kysely<Schema>;
+  /**
+   * Where the delivery queue runs its own statements (claims, attempts' ends, the idle worker's
+   * look-up): on PostgreSQL a small pool of its own, whose prepared statements each keep one generic
+   * plan (see QUEUE_PLANS); elsewhere `db`.
+   */
+  readonly queueDb: Kysely<Schema>;
   readonly dialect: DialectName;
   readonly capabilities: Capabilities;
   close(): Promise<void>;
@@ -134,25 +140,38 @@ export interface Database {
 // bigint columns hold epoch milliseconds and counters, all well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
-// API requests and a worker's claims share the pool. 20 per process
-// leaves room for several processes within PostgreSQL's default max_connections of 100.
+// API requests share the pool, and so do the worker's look-ups of webhooks and their health. 20 per
+// process, and the queue's 4 (below), leave room for several processes within PostgreSQL's default
+// max_connections of 100.
 const POSTGRES_POOL_SIZE = 20;
+/** The delivery queue's connections: two claims at once, an attempts' end, a look-up or a vacuum beside them. */
+const QUEUE_POOL_SIZE = 4;
+/**
+ * JIT off: its compile time (30 ms, at times 500 ms) is paid by every claim whose cost estimate
+ * crosses jit_above_cost, for queries that run in 1-2 ms (see docs/performance.md).
+ */
+const SESSION_OPTIONS = '-c jit=off';
+/**
+ * The queue's statements are index walks whose plan does not depend on their values, but
+ * PostgreSQL's choice between a generic plan and one planned for each run's values goes by cost
+ * estimates that do: with a few ended attempts and a small limit, as at 500 API writes/s, the
+ * estimates for the values (arrays of known, small length) came out cheaper than the generic one's
+ * (unknown lengths), so the claim's statement was planned anew at every run, 1.46 ms each, twice its
+ * execution (pg_stat_statements: 7.2 s of planning in the steady scenario's 45 s, about a sixth of a
+ * core). In a drain, with arrays of 40, the choice fell on the generic plan already.
+ */
+const QUEUE_PLANS = '-c plan_cache_mode=force_generic_plan';
 
 export function openDatabase(url: string): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    // JIT off: its compile time (30 ms, at times 500 ms) is paid by every claim whose cost estimate
-    // crosses jit_above_cost, for queries that run in 1-2 ms (see docs/performance.md).
-    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, options: '-c jit=off' });
-    // A connection's error (e.g. the server restarting) must not crash the process: an idle client's
-    // reaches the pool; a checked-out client's also fails its query, which the caller handles, and
-    // is then emitted on the client, where it needs a listener of its own.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => {
-      client.on('error', () => {});
-      sendStatements(client);
-    });
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    return { url, db, dialect: 'postgres', capabilities: { rowLocks: true, writeLockedTransactions: false }, close: () => db.destroy() };
+    const db = postgresPool(url, POSTGRES_POOL_SIZE, SESSION_OPTIONS);
+    const queueDb = postgresPool(url, QUEUE_POOL_SIZE, `${SESSION_OPTIONS} ${QUEUE_PLANS}`);
+    return {
+      url, db, queueDb, dialect: 'postgres', capabilities: { rowLocks: true, writeLockedTransactions: false },
+      close: async () => {
+        await Promise.all([db.destroy(), queueDb.destroy()]);
+      },
+    };
   }
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -165,12 +184,26 @@ export function openDatabase(url: string): Database {
   const stopCheckpointing = path === ':memory:' ? async () => {} : checkpointInBackground(sqlite, path);
   const db = new Kysely<Schema>({ dialect: new TidingsSqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
-    url, db, dialect: 'sqlite', capabilities: { rowLocks: false, writeLockedTransactions: true },
+    url, db, queueDb: db, dialect: 'sqlite', capabilities: { rowLocks: false, writeLockedTransactions: true },
     close: async () => {
       await stopCheckpointing();
       await db.destroy();
     },
   };
+}
+
+/** A pool of `size` connections to PostgreSQL at `url`, each session started with `options`. */
+function postgresPool(url: string, size: number, options: string): Kysely<Schema> {
+  const pool = new pg.Pool({ connectionString: url, max: size, options });
+  // A connection's error (e.g. the server restarting) must not crash the process: an idle client's
+  // reaches the pool; a checked-out client's also fails its query, which the caller handles, and
+  // is then emitted on the client, where it needs a listener of its own.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    sendStatements(client);
+  });
+  return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** Distinct statements named per process; statements past them go unnamed. */

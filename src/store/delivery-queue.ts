@@ -422,7 +422,7 @@ export class DeliveryQueue {
   async vacuumIfDue(): Promise<void> {
     if (this.database.dialect !== 'postgres' || this.finishedSinceVacuum < this.vacuumAfter) return;
     this.finishedSinceVacuum = 0;
-    const { db } = this.database;
+    const { queueDb: db } = this.database;
     await sql`VACUUM (SKIP_LOCKED) deliveries`.execute(db);
     const table = await sql<{ rows: number }>`SELECT reltuples AS rows FROM pg_class WHERE oid = CAST('deliveries' AS regclass)`.execute(db);
     this.vacuumAfter = Math.max(this.settings.vacuumAfterFinished, Math.ceil(VACUUM_SHARE_OF_ROWS * Number(table.rows[0]?.rows ?? 0)));
@@ -486,7 +486,7 @@ export class DeliveryQueue {
     const rooms: Rooms = { rooms: fairness.rooms ?? new Map(), perWebhook: fairness.perWebhook ?? limit };
     const lease = { workerId, until: now + leaseMs };
     if (this.database.capabilities.rowLocks) return this.claimOnPostgres(now, limit, rooms, fairness.breakerThreshold, lease, ended);
-    return this.database.db.transaction().execute(async (trx) => {
+    return this.database.queueDb.transaction().execute(async (trx) => {
       await this.finishIn(trx, workerId, ended.finished, ended.givenBack);
       if (limit <= 0) return { rows: [], waiting: false };
       const tripped: Tripped = fairness.breakerThreshold === undefined ? new Map() : await trippedBreakers(trx, fairness.breakerThreshold);
@@ -508,7 +508,7 @@ export class DeliveryQueue {
    * leased); probes of half-open breakers take a transaction of their own.
    */
   private async claimOnPostgres(now: number, limit: number, rooms: Rooms, threshold: number | undefined, lease: Lease, ended: EndedAttempts): Promise<ClaimResult> {
-    const { db } = this.database;
+    const { queueDb: db } = this.database;
     const { workerId } = lease;
     if (ended.givenBack.length > 0) await this.finishIn(db, workerId, [], ended.givenBack);
     if (limit <= 0) {
@@ -744,7 +744,7 @@ export class DeliveryQueue {
     const due = await sql<{ at: number | null }>`
       WITH RECURSIVE ${webhooksWithPending('head', null, '', null)}
       SELECT min(due_at) AS at FROM head
-      WHERE due_at < ${HELD_UNTIL_ENABLED} AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}`.execute(this.database.db);
+      WHERE due_at < ${HELD_UNTIL_ENABLED} AND ${this.webhookEnabled(sql.ref('head.space_id'), sql.ref('head.webhook_id'))}`.execute(this.database.queueDb);
     const at = due.rows[0]?.at;
     return at === null || at === undefined ? null : Number(at);
   }
@@ -761,7 +761,7 @@ export class DeliveryQueue {
    * out of the due range once, none of them is due while it is paused, so idle workers sleep.
    */
   async postpone(spaceId: string, webhookId: string, until: number, now: number): Promise<void> {
-    await this.database.db
+    await this.database.queueDb
       .updateTable('deliveries')
       .set({ due_at: until })
       .where('space_id', '=', spaceId)
@@ -774,7 +774,7 @@ export class DeliveryQueue {
 
   /** Gives a delivery up without an attempt (its webhook is gone). */
   async abandon(id: string, workerId: string, reason: string, at: number): Promise<void> {
-    await this.database.db
+    await this.database.queueDb
       .updateTable('deliveries')
       .set({ status: 'failed', last_error: reason, finished_at: at, locked_by: null, locked_until: null })
       .where('id', '=', id)
@@ -790,7 +790,7 @@ export class DeliveryQueue {
    */
   async finishAttempts(workerId: string, finished: readonly FinishedAttempt[], givenBack: readonly string[] = []): Promise<void> {
     if (finished.length === 0 && givenBack.length === 0) return;
-    await this.database.db.transaction().execute((trx) => this.finishIn(trx, workerId, finished, givenBack));
+    await this.database.queueDb.transaction().execute((trx) => this.finishIn(trx, workerId, finished, givenBack));
   }
 
   private async finishIn(trx: Executor, workerId: string, finished: readonly FinishedAttempt[], givenBack: readonly string[]): Promise<void> {

@@ -5,7 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { postgresCpuSeconds } from '../../bench/harness.js';
+import { POSTGRES_ADMIN_URL } from '../support/databases.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -42,4 +45,24 @@ describe('npm run bench -- --quick', () => {
     // One line per target, met or not.
     expect(results.targets.map((target: { figure: string }) => target.figure)).toHaveLength(6);
   }, 180_000);
+});
+
+describe("the benchmark's reading of PostgreSQL's CPU", () => {
+  it('counts the work of a connection that has since closed', async () => {
+    const before = postgresCpuSeconds();
+    expect(before).toBeGreaterThan(0);
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    const started = performance.now();
+    await client.connect();
+    // A few hundred milliseconds of one backend's CPU.
+    await client.query('SELECT count(*) FROM generate_series(1, 5000000)');
+    await client.end();
+    const seconds = (performance.now() - started) / 1_000;
+    // The backend has exited; its time now counts among the server's ended children.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = postgresCpuSeconds()! - before!;
+    expect(used).toBeGreaterThan(0.1);
+    // No more than the query's time (one backend), with a margin for the server's own processes.
+    expect(used).toBeLessThan(seconds + 0.5);
+  });
 });

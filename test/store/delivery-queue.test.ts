@@ -267,8 +267,9 @@ describe.each(databaseKinds)('the delivery queue (%s)', (kind) => {
   });
 });
 
-// PostgreSQL only: SQLite rewrites a row in place, so its index keeps no entries of rows finished.
-describe('the delivery queue on PostgreSQL, after many attempts', () => {
+// PostgreSQL only: SQLite rewrites a row in place, so its index keeps no entries of rows finished,
+// and it plans a statement once, when it is prepared.
+describe('the delivery queue on PostgreSQL', () => {
   let testDatabase: TestDatabase;
   let database: Database;
 
@@ -322,5 +323,30 @@ describe('the delivery queue on PostgreSQL, after many attempts', () => {
     expect(await pagesToFindTheEarliest()).toBeLessThan(6);
     const delivered = await database.db.selectFrom('deliveries').select((eb) => eb.fn.countAll().as('count')).where('status', '=', 'delivered').executeTakeFirstOrThrow();
     expect(Number(delivered.count)).toBe(4_000);
+  });
+
+  it("plans a claim's statement once, generically, however small its claims: not anew at every run", async () => {
+    // Connections of its own, on which nothing is prepared yet.
+    const fresh = openDatabase(testDatabase.url);
+    try {
+      const queue = new DeliveryQueue(fresh);
+      const now = 3_000_000;
+      await queue.enqueue(fresh.db, Array.from({ length: 12 }, () => delivery(now)));
+      // One delivery a claim, each recording the one before: the claims of a light, steady load.
+      let ended: { id: string }[] = [];
+      for (let claim = 0; claim < 12; claim += 1) {
+        const finished = ended.map(({ id }) => ({ id, outcome: attempt(now, 200, null), next: { status: 'delivered' as const } }));
+        ended = (await queue.claimDue('b', now, 1, 30_000, {}, { finished, givenBack: [] })).rows;
+        expect(ended).toHaveLength(1);
+      }
+      // Run one after another, the claims took the queue's one idle connection each time (the pool
+      // hands out the connection last given back), and so does this look-up of its prepared statements.
+      const plans = await sql<{ generic: number; custom: number }>`
+        SELECT CAST(sum(generic_plans) AS INTEGER) AS generic, CAST(sum(custom_plans) AS INTEGER) AS custom
+        FROM pg_prepared_statements WHERE statement LIKE '%finished AS%' AND statement LIKE '%can_go AS%'`.execute(fresh.queueDb);
+      expect(plans.rows[0]).toEqual({ generic: 12, custom: 0 });
+    } finally {
+      await fresh.close();
+    }
   });
 });
