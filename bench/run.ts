@@ -162,7 +162,9 @@ try {
     };
     const directory = options.out ?? join(import.meta.dirname, 'results');
     mkdirSync(directory, { recursive: true });
-    writeFileSync(join(directory, `${results.date.slice(0, 10)}-${kind}${options.quick ? '-quick' : ''}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    // A run of some scenarios is named after them, so that it never takes the place of the day's full run.
+    const some = options.only ? `-only-${[...selected].join('+')}` : '';
+    writeFileSync(join(directory, `${results.date.slice(0, 10)}-${kind}${options.quick ? '-quick' : ''}${some}.json`), `${JSON.stringify(results, null, 2)}\n`);
   }
 } finally {
   await receiver.stop();
