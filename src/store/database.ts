@@ -141,8 +141,8 @@ export interface Database {
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
 // API requests share the pool, and so do the worker's look-ups of webhooks and their health. 20 per
-// process, and the queue's 4 (below), leave room for several processes within PostgreSQL's default
-// max_connections of 100.
+// process, the queue's 4 (below) and the wake-ups' listener leave room for three processes within
+// PostgreSQL's default max_connections of 100.
 const POSTGRES_POOL_SIZE = 20;
 /** The delivery queue's connections: two claims at once, an attempts' end, a look-up or a vacuum beside them. */
 const QUEUE_POOL_SIZE = 4;
