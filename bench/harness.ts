@@ -12,6 +12,7 @@ import { newId } from '../src/domain/ids.js';
 import type { StoredRecord } from '../src/domain/projection.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { RecordStore } from '../src/store/record-store.js';
+import type { DatabaseKind } from '../test/support/databases.js';
 
 const ROOT = join(import.meta.dirname, '..');
 export const SPACE = 'bench';
@@ -49,26 +50,27 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** 100 a second on Linux: the unit of /proc's CPU times. */
+const TICKS_PER_SECOND = 100;
+
 /**
- * /proc/<pid>/stat after the command's closing parenthesis: its name, then the fields from the state
- * on (ppid the 2nd, utime and stime the 12th and 13th, cutime and cstime the 14th and 15th, the times
- * in clock ticks, 100 a second on Linux). Undefined once the process is gone.
+ * What /proc/<pid>/stat says of a process, or undefined once it is gone. Its fields after the
+ * command's closing parenthesis: ppid the 2nd, utime and stime the 12th and 13th, cutime and cstime
+ * (its children that have ended and been waited for) the 14th and 15th, in clock ticks.
  */
-function procStat(pid: number | string): { name: string; fields: string[] } | undefined {
+function procStat(pid: number | string): { name: string; parent: string; ownTicks: number; endedChildrenTicks: number } | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const end = stat.lastIndexOf(') ');
-    return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-}
-
-const TICKS_PER_SECOND = 100;
-
-function processCpuSeconds(pid: number): number | undefined {
-  const stat = procStat(pid);
-  return stat && (Number(stat.fields[11]) + Number(stat.fields[12])) / TICKS_PER_SECOND;
+  const end = stat.lastIndexOf(') ');
+  const fields = stat.slice(end + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, end), parent: fields[1]!,
+    ownTicks: Number(fields[11]) + Number(fields[12]), endedChildrenTicks: Number(fields[13]) + Number(fields[14]),
+  };
 }
 
 /**
@@ -77,21 +79,26 @@ function processCpuSeconds(pid: number): number | undefined {
  * connections). Undefined when no PostgreSQL process runs on this machine (a server elsewhere).
  */
 export function postgresCpuSeconds(): number | undefined {
-  const servers = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map((pid) => ({ pid, stat: procStat(pid) }))
-    .filter((process): process is { pid: string; stat: NonNullable<ReturnType<typeof procStat>> } => process.stat?.name === 'postgres');
-  if (servers.length === 0) return undefined;
-  const pids = new Set(servers.map(({ pid }) => pid));
-  return servers.reduce((sum, { stat: { fields } }) => {
-    const own = Number(fields[11]) + Number(fields[12]);
-    const endedChildren = pids.has(fields[1]!) ? 0 : Number(fields[13]) + Number(fields[14]);
-    return sum + own + endedChildren;
-  }, 0) / TICKS_PER_SECOND;
+  const servers = new Map(readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
+    const stat = procStat(pid);
+    return stat?.name === 'postgres' ? [[pid, stat] as const] : [];
+  }));
+  if (servers.size === 0) return undefined;
+  let ticks = 0;
+  for (const stat of servers.values()) ticks += stat.ownTicks + (servers.has(stat.parent) ? 0 : stat.endedChildrenTicks);
+  return ticks / TICKS_PER_SECOND;
 }
 
-/** Milliseconds of PostgreSQL's CPU per unit of work since `start` (postgresCpuSeconds), or undefined. */
-export function postgresCpuMsPer(units: number, start: number | undefined): number | undefined {
-  const end = postgresCpuSeconds();
-  return start === undefined || end === undefined ? undefined : ((end - start) * 1_000) / units;
+/**
+ * For a scenario on `kind`, from now: PostgreSQL's CPU in milliseconds per unit of work when asked,
+ * where the server runs on this machine; undefined otherwise (and always on SQLite).
+ */
+export function postgresCpuFromNow(kind: DatabaseKind): (units: number) => number | undefined {
+  const start = kind === 'postgres' ? postgresCpuSeconds() : undefined;
+  return (units) => {
+    const end = start === undefined ? undefined : postgresCpuSeconds();
+    return start === undefined || end === undefined ? undefined : ((end - start) * 1_000) / units;
+  };
 }
 
 export interface PathStats {
@@ -235,7 +242,9 @@ export class TidingsProcess {
 
   /** CPU time the process has used so far (user and system, all its threads), in seconds. */
   cpuSeconds(): number {
-    return processCpuSeconds(this.child.pid!) ?? 0;
+    const stat = procStat(this.child.pid!);
+    if (!stat) throw new Error(`Tidings process ${this.child.pid} has exited`);
+    return stat.ownTicks / TICKS_PER_SECOND;
   }
 
   /** Stops it as an operator would, or kills it after `graceMs` (attempts stuck on a silent receiver). */

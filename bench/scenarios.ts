@@ -4,7 +4,7 @@
 import { Agent, request } from 'undici';
 import { newId } from '../src/domain/ids.js';
 import { createTestDatabase, type DatabaseKind } from '../test/support/databases.js';
-import { analyzeDatabase, ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, openSetupTidings, percentile, postgresCpuMsPer, postgresCpuSeconds, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
+import { analyzeDatabase, ApiClient, BODY, cloneWebhooks, fillQueue, latencySummary, now, openSetupTidings, percentile, postgresCpuFromNow, sleep, TidingsProcess, type PathStats, type Receiver, type TidingsOptions } from './harness.js';
 
 /** Writes in flight at once in the steady scenario's open loop. */
 const MAX_OUTSTANDING_WRITES = 64;
@@ -88,13 +88,13 @@ export async function drain(kind: DatabaseKind, receiver: Receiver, count: numbe
     const processes = await Promise.all(Array.from({ length: workers }, () => TidingsProcess.start(database.url, options)));
     try {
       const cpuAtStart = processes.reduce((sum, process) => sum + process.cpuSeconds(), 0);
-      const postgresCpuAtStart = kind === 'postgres' ? postgresCpuSeconds() : undefined;
+      const postgresCpuMsPer = postgresCpuFromNow(kind);
       const stats = await receiver.waitFor(path, count, 600_000);
       // Tidings' own CPU per delivery, and PostgreSQL's: steadier across runs than the rate on a shared machine.
       const cpuSeconds = processes.reduce((sum, process) => sum + process.cpuSeconds(), 0) - cpuAtStart;
       return {
         deliveries: count, workers, perSecond: perSecond(stats), cpuMsPerDelivery: (cpuSeconds * 1_000) / count,
-        postgresCpuMsPerDelivery: postgresCpuMsPer(count, postgresCpuAtStart), peakRssMb: Math.max(...processes.map((process) => process.peakRssMb())),
+        postgresCpuMsPerDelivery: postgresCpuMsPer(count), peakRssMb: Math.max(...processes.map((process) => process.peakRssMb())),
       };
     } finally {
       await Promise.all(processes.map((process) => process.stop()));
@@ -182,7 +182,7 @@ export async function steady(kind: DatabaseKind, receiver: Receiver, settings: {
     const sent = new Map<string, number>();
     const apiLatencies: number[] = [];
     const cpuAtStart = tidings.cpuSeconds();
-    const postgresCpuAtStart = kind === 'postgres' ? postgresCpuSeconds() : undefined;
+    const postgresCpuMsPer = postgresCpuFromNow(kind);
     const load = await openLoop(settings.seconds, sent, apiLatencies);
     const steadyReceipts = await measure(steadyPath, sent);
     const steadyFigures = {
@@ -192,7 +192,7 @@ export async function steady(kind: DatabaseKind, receiver: Receiver, settings: {
       // Every thread of the process, the deliveries' work included: how close the load runs to the
       // one core that serves the API.
       cpuMsPerWrite: ((tidings.cpuSeconds() - cpuAtStart) * 1_000) / load.writes,
-      postgresCpuMsPerWrite: postgresCpuMsPer(load.writes, postgresCpuAtStart),
+      postgresCpuMsPerWrite: postgresCpuMsPer(load.writes),
     };
     await api.delete(`entities/Webhooks/${steadyHook}`);
 
